@@ -1,0 +1,120 @@
+"""InfoNCE and NT-Xent: the contrastive losses every other loss in ssl_core specialises.
+
+All functions are pure: tensors in, scalar loss out, no state. Embeddings are L2-normalised inside (cosine
+similarity), so callers pass raw projector outputs.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["check_temperature", "soft_target_cross_entropy", "info_nce", "nt_xent"]
+
+
+def check_temperature(temperature: float) -> None:
+    """Reject temperatures that would make the logits overflow or flip sign."""
+    if not temperature > 1e-8:
+        raise ValueError(f"temperature must be > 1e-8, got {temperature}")
+
+
+def soft_target_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean over rows of ``-sum_j targets[i, j] * log_softmax(logits[i])_j``.
+
+    ``targets`` rows are probability distributions (they need not be one-hot). This is the one place where
+    contrastive logits meet their targets, so hard, SupCon-style and mixup targets share a code path.
+    """
+    return -(targets * F.log_softmax(logits, dim=-1)).sum(dim=-1).mean()
+
+
+def _positive_targets(
+    n_query: int, key_labels: torch.Tensor | None, query_labels: torch.Tensor | None, like: torch.Tensor
+) -> torch.Tensor:
+    """Row-normalised positive mask: the diagonal, or all keys sharing the query's label."""
+    if query_labels is None:
+        return torch.eye(n_query, like.shape[1], dtype=like.dtype, device=like.device)
+    pos = (query_labels.reshape(-1, 1) == key_labels.reshape(1, -1)).to(like.dtype)
+    counts = pos.sum(dim=1, keepdim=True)
+    if bool((counts == 0).any()):
+        raise ValueError("every query needs at least one key with the same label")
+    return pos / counts
+
+
+def info_nce(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    temperature: float = 0.1,
+    *,
+    labels: torch.Tensor | None = None,
+    key_labels: torch.Tensor | None = None,
+    symmetric: bool = False,
+) -> torch.Tensor:
+    r"""InfoNCE (van den Oord et al., 2018) between two aligned batches; the CLIP form when ``symmetric``.
+
+    With :math:`s_{ij} = \cos(q_i, k_j) / \tau` and positive set :math:`P(i)`:
+
+    .. math::
+        \mathcal{L} = -\frac{1}{B} \sum_i \frac{1}{|P(i)|} \sum_{p \in P(i)}
+            \log \frac{\exp s_{ip}}{\sum_j \exp s_{ij}}
+
+    Without labels :math:`P(i) = \{i\}` (``key[i]`` is the positive of ``query[i]``, all other keys are
+    negatives). With ``labels`` every key with the query's label is a positive (SupCon, Khosla et al., 2020,
+    "L_out" form averaged over positives). ``key_labels`` defaults to ``labels``; ``key`` may have more rows than
+    ``query`` (extra negatives, e.g. a MoCo queue, need ``key_labels`` when labels are used).
+    ``symmetric`` averages the query->key and key->query directions (CLIP, Radford et al., 2021); it needs
+    equally many queries and keys.
+    """
+    check_temperature(temperature)
+    if query.ndim != 2 or key.ndim != 2 or query.shape[1] != key.shape[1]:
+        raise ValueError(f"query and key must be (B, D) and (N, D), got {tuple(query.shape)} and {tuple(key.shape)}")
+    if labels is None and key.shape[0] < query.shape[0]:
+        raise ValueError("without labels, key[i] is the positive of query[i]: key needs at least as many rows")
+    if key_labels is None:
+        key_labels = labels
+    logits = F.normalize(query, dim=-1) @ F.normalize(key, dim=-1).T / temperature
+    targets = _positive_targets(query.shape[0], key_labels, labels, logits)
+    loss = soft_target_cross_entropy(logits, targets)
+    if symmetric:
+        if query.shape[0] != key.shape[0]:
+            raise ValueError("symmetric InfoNCE needs as many keys as queries")
+        targets_t = _positive_targets(key.shape[0], labels, key_labels, logits.T)
+        loss = 0.5 * (loss + soft_target_cross_entropy(logits.T, targets_t))
+    return loss
+
+
+def nt_xent(
+    z1: torch.Tensor,
+    z2: torch.Tensor,
+    temperature: float = 0.5,
+    *,
+    labels: torch.Tensor | None = None,
+) -> torch.Tensor:
+    r"""NT-Xent, the SimCLR loss (Chen et al., 2020), for two views of the same batch.
+
+    The ``2B`` embeddings :math:`z = [z^{(1)}; z^{(2)}]` are compared with each other; the positive of
+    :math:`z_i` is its other view, every other embedding except itself is a negative:
+
+    .. math::
+        \mathcal{L} = -\frac{1}{2B} \sum_{i=1}^{2B}
+            \log \frac{\exp(\cos(z_i, z_{i^+})/\tau)}{\sum_{j \ne i} \exp(\cos(z_i, z_j)/\tau)}
+
+    With ``labels`` (shape ``(B,)``) all other embeddings of the same label are positives (SupCon).
+    """
+    check_temperature(temperature)
+    if z1.shape != z2.shape or z1.ndim != 2:
+        raise ValueError(f"z1 and z2 must both be (B, D), got {tuple(z1.shape)} and {tuple(z2.shape)}")
+    b = z1.shape[0]
+    z = F.normalize(torch.cat([z1, z2]), dim=-1)
+    logits = z @ z.T / temperature
+    self_mask = torch.eye(2 * b, dtype=torch.bool, device=z.device)
+    logits = logits.masked_fill(self_mask, float("-inf"))
+    if labels is None:
+        idx = torch.arange(2 * b, device=z.device)
+        targets = F.one_hot((idx + b) % (2 * b), 2 * b).to(z.dtype)
+    else:
+        lab = torch.cat([labels, labels]).reshape(-1, 1)
+        pos = ((lab == lab.T) & ~self_mask).to(z.dtype)
+        targets = pos / pos.sum(dim=1, keepdim=True)
+    # -inf * 0 would give NaN: compute log_softmax, then zero the diagonal before weighting.
+    logp = F.log_softmax(logits, dim=-1).masked_fill(self_mask, 0.0)
+    return -(targets * logp).sum(dim=-1).mean()
