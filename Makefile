@@ -1,0 +1,32 @@
+# Two commands for a fresh clone:
+#   make run   - create .venv if missing, install, run the workflow on this machine (snakemake --cores all)
+#   make test  - create .venv if missing, install, run the test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SNAKEMAKE_ARGS ?=
+# Rules call `python -m ...`: the venv's python must come first on PATH (conda envs take its place on a cluster).
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: install run test report clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/snakemake --cores all $(SNAKEMAKE_ARGS)
+
+report: $(STAMP)
+	$(BIN)/snakemake --report results/report.html $(SNAKEMAKE_ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf results resources logs .snakemake

@@ -1,0 +1,31 @@
+# ssl-workflows: domain-specific self-supervised pipelines on one shared contrastive/mixup core.
+# This file only loads and validates the config, includes the rule files and names the final targets.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+wildcard_constraints:
+    dataset="[A-Za-z0-9][A-Za-z0-9_.-]*",
+    seed="[0-9]+",
+
+
+include: "workflows/common.smk"
+include: "workflows/medical.smk"
+
+
+report: "report/workflow.rst"
+
+
+rule all:
+    input:
+        final_targets,
+    default_target: True
+
+
+rule figures:
+    input:
+        figure_targets,

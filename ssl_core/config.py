@@ -1,0 +1,70 @@
+"""Workflow configuration: YAML files merged in order, validated against the JSON schema in ``config/``.
+
+The Snakefile and every stage's command line use the same functions, so a typo in a key or a wrong type is
+caught with the same one-line message (``config: <key path>: <what is wrong>``) wherever it is read.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from ssl_core.errors import InputError
+
+__all__ = ["REPO_ROOT", "SCHEMA_PATH", "DEFAULT_CONFIG", "deep_merge", "validate_config", "load_config"]
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SCHEMA_PATH = REPO_ROOT / "config" / "config.schema.yaml"
+DEFAULT_CONFIG = REPO_ROOT / "config" / "config.yaml"
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` updated recursively by ``override`` (mappings merge, everything else is replaced)."""
+    out = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def validate_config(config: Mapping[str, Any], schema_path: str | Path = SCHEMA_PATH) -> None:
+    """Raise :class:`InputError` with one line naming the offending key if ``config`` breaks the schema."""
+    with open(schema_path) as fh:
+        schema = yaml.safe_load(fh)
+    validator = jsonschema.Draft202012Validator(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(json.loads(json.dumps(config))))
+    if error is None:
+        return
+    where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+    message = error.message
+    if error.validator == "additionalProperties":
+        message = message.replace("Additional properties are not allowed", "unknown key")
+    raise InputError(f"config: {where}: {message}")
+
+
+def load_config(paths: list[str | Path], overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Merge the YAML files in ``paths`` (later ones win) and ``overrides``, then validate."""
+    config: dict[str, Any] = {}
+    for path in paths:
+        try:
+            with open(path) as fh:
+                loaded = yaml.safe_load(fh) or {}
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read config ({exc.strerror})") from None
+        except yaml.YAMLError as exc:
+            raise InputError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        if not isinstance(loaded, dict):
+            raise InputError(f"{path}: a config file must hold a mapping of keys")
+        config = deep_merge(config, loaded)
+    if overrides:
+        config = deep_merge(config, overrides)
+    validate_config(config)
+    return config

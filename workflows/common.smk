@@ -1,0 +1,79 @@
+# Helpers shared by all rule files: config validation, the data mirror, per-data-set hyperparameters and the
+# lists of final targets. No rule lives here.
+import json
+import os
+
+from ssl_core.config import deep_merge, validate_config
+from ssl_core.errors import InputError
+
+try:
+    validate_config(config)
+except InputError as exc:
+    raise WorkflowError(str(exc)) from None
+
+
+def data_mirror():
+    """The mirror directory from the config or $SSL_DATA_MIRROR, or '' (download from the public sources)."""
+    return config["data_mirror"] or os.environ.get("SSL_DATA_MIRROR", "")
+
+
+def medical_hparams(wildcards):
+    """The medical config section for one data set, as JSON for the stage's --hparams (quoted with :q)."""
+    section = {k: v for k, v in config["medical"].items() if k != "dataset_overrides"}
+    specific = config["medical"]["dataset_overrides"].get(wildcards.dataset, {})
+    return json.dumps(deep_merge(section, specific), sort_keys=True)
+
+
+def medical_available():
+    """Data sets whose fetch checkpoint reported every file present (evaluated after the checkpoints ran)."""
+    ready = []
+    for ds in config["medical"]["datasets"]:
+        status = checkpoints.medical_fetch.get(dataset=ds).output.status
+        with open(status) as fh:
+            if json.load(fh)["complete"]:
+                ready.append(ds)
+    return ready
+
+
+def medical_fetch_statuses(wildcards):
+    return expand("resources/medical/{dataset}.fetch.json", dataset=config["medical"]["datasets"])
+
+
+def medical_metrics(wildcards):
+    return expand("results/medical/{dataset}/metrics.json", dataset=medical_available())
+
+
+def medical_seed_outputs(name):
+    """Per-seed output ``name`` of every seed of one data set (an input function for rules with {dataset})."""
+
+    def inputs(wildcards):
+        return expand(
+            "results/medical/{dataset}/seed{seed}/{name}",
+            dataset=wildcards.dataset,
+            seed=config["medical"]["seeds"],
+            name=name,
+        )
+
+    return inputs
+
+
+def medical_histories(wildcards):
+    return expand(
+        "results/medical/{dataset}/seed{seed}/history.csv",
+        dataset=medical_available(),
+        seed=config["medical"]["seeds"],
+    )
+
+
+MEDICAL_FIGURES = ["results/medical/figures/metrics_vs_paper.png", "results/medical/figures/training_curves.png"]
+
+
+def figure_targets(wildcards):
+    return MEDICAL_FIGURES if "medical" in config["domains"] else []
+
+
+def final_targets(wildcards):
+    targets = []
+    if "medical" in config["domains"]:
+        targets += ["results/medical/table.tsv"]
+    return targets + figure_targets(wildcards)

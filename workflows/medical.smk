@@ -1,0 +1,128 @@
+# M3CoL on multi-omics data (ROSMAP, BRCA, TCGA-BRCA): fetch -> prepare -> train (per seed) -> evaluate -> table,
+# figures. Every rule calls a stage's command line (python -m domains.medical.<stage>); no logic lives here.
+
+
+checkpoint medical_fetch:
+    output:
+        status="resources/medical/{dataset}.fetch.json",
+    params:
+        mirror=data_mirror(),
+        allow_missing="--allow-missing" if config["medical"]["allow_missing"] else "",
+    log:
+        "logs/medical/{dataset}/fetch.log",
+    conda:
+        "../envs/data.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=30,
+    shell:
+        "python -m domains.medical.fetch --dataset {wildcards.dataset:q} --out resources/medical/{wildcards.dataset:q}"
+        " --status {output.status:q} --mirror {params.mirror:q} {params.allow_missing} > {log:q} 2>&1"
+
+
+rule medical_prepare:
+    input:
+        status="resources/medical/{dataset}.fetch.json",
+    output:
+        "results/medical/{dataset}/data.h5ad",
+    params:
+        hparams=medical_hparams,
+    log:
+        "logs/medical/{dataset}/prepare.log",
+    conda:
+        "../envs/data.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    shell:
+        "python -m domains.medical.prepare --dataset {wildcards.dataset:q} --raw resources/medical/{wildcards.dataset:q}"
+        " --out {output:q} --hparams {params.hparams:q} > {log:q} 2>&1"
+
+
+rule medical_train:
+    input:
+        "results/medical/{dataset}/data.h5ad",
+    output:
+        run="results/medical/{dataset}/seed{seed}/run.json",
+        predictions="results/medical/{dataset}/seed{seed}/predictions.tsv",
+        history="results/medical/{dataset}/seed{seed}/history.csv",
+    params:
+        hparams=medical_hparams,
+        out="results/medical/{dataset}/seed{seed}",
+    log:
+        "logs/medical/{dataset}/train_seed{seed}.log",
+    conda:
+        "../envs/train.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=4000,
+        runtime=60,
+    shell:
+        "python -m domains.medical.train --data {input:q} --seed {wildcards.seed} --out {params.out:q}"
+        " --hparams {params.hparams:q} --threads {threads} > {log:q} 2>&1"
+
+
+rule medical_evaluate:
+    input:
+        runs=medical_seed_outputs("run.json"),
+    output:
+        "results/medical/{dataset}/metrics.json",
+    log:
+        "logs/medical/{dataset}/evaluate.log",
+    conda:
+        "../envs/report.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    shell:
+        "python -m domains.medical.evaluate --runs {input.runs:q} --out {output:q} > {log:q} 2>&1"
+
+
+rule medical_table:
+    input:
+        metrics=medical_metrics,
+        statuses=medical_fetch_statuses,
+    output:
+        report(
+            "results/medical/table.tsv",
+            caption="../report/medical_table.rst",
+            category="Medical multi-omics (M3CoL)",
+        ),
+    log:
+        "logs/medical/table.log",
+    conda:
+        "../envs/report.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    shell:
+        "python -m domains.medical.table --metrics {input.metrics:q} --statuses {input.statuses:q} --out {output:q}"
+        " > {log:q} 2>&1"
+
+
+rule medical_figures:
+    input:
+        metrics=medical_metrics,
+        histories=medical_histories,
+    output:
+        bars=report(
+            MEDICAL_FIGURES[0],
+            caption="../report/medical_metrics_vs_paper.rst",
+            category="Medical multi-omics (M3CoL)",
+        ),
+        curves=report(
+            MEDICAL_FIGURES[1],
+            caption="../report/medical_training_curves.rst",
+            category="Medical multi-omics (M3CoL)",
+        ),
+    log:
+        "logs/medical/figures.log",
+    conda:
+        "../envs/report.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    shell:
+        "python -m domains.medical.figures --metrics {input.metrics:q} --histories {input.histories:q}"
+        " --bars {output.bars:q} --curves {output.curves:q} > {log:q} 2>&1"
