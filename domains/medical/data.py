@@ -77,7 +77,7 @@ def read_labels(path: Path, values: np.ndarray, spec: DatasetSpec) -> np.ndarray
     as_int = np.rint(values).astype(np.int64)
     bad = (np.abs(values - as_int) > 1e-9) | (as_int < 0) | (as_int >= spec.n_classes)
     if bad.any():
-        i = int(np.argwhere(bad)[0])
+        i = int(np.flatnonzero(bad)[0])
         raise InputError(
             f"{path}: line {i + 1}: label {values[i]:g} is outside the class set 0..{spec.n_classes - 1} of {spec.name}"
         )

@@ -16,6 +16,7 @@ rerun resume instead of starting over).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import time
@@ -46,11 +47,12 @@ __all__ = ["M3CoLModule", "split_indices", "train_one", "main"]
 class M3CoLModule(pl.LightningModule):
     """Lightning wrapper: the M3Co phase for the first ``mixup_fraction`` of epochs, soft CLIP after."""
 
-    def __init__(self, cfg: M3CoLConfig, lr: float, weight_decay: float, epochs: int, mixup_fraction: float,
+    def __init__(self, model: dict[str, Any], lr: float, weight_decay: float, epochs: int, mixup_fraction: float,
                  lr_step: int, lr_gamma: float) -> None:
         super().__init__()
+        # Plain types only, so checkpoints load with torch.load(weights_only=True).
         self.save_hyperparameters()
-        self.model = M3CoL(cfg)
+        self.model = M3CoL(M3CoLConfig(**{**model, "input_dims": tuple(model["input_dims"])}))
 
     def forward(self, views: list[torch.Tensor]) -> torch.Tensor:
         return self.model(views)
@@ -151,7 +153,7 @@ def train_one(adata: ad.AnnData, hp: dict[str, Any], seed: int, out: Path, threa
         temperature=m3["temperature"], soft_clip_temperature=m3["soft_clip_temperature"],
         contrastive_weight=m3["weight"], unimodal_weight=m3["unimodal_weight"], mix_at=m3["mix_at"],
     )
-    module = M3CoLModule(cfg, lr=tr["lr"], weight_decay=tr["weight_decay"], epochs=tr["epochs"],
+    module = M3CoLModule(dataclasses.asdict(cfg), lr=tr["lr"], weight_decay=tr["weight_decay"], epochs=tr["epochs"],
                          mixup_fraction=m3["mixup_fraction"], lr_step=tr["lr_step"], lr_gamma=tr["lr_gamma"])
     out.mkdir(parents=True, exist_ok=True)
     ckpt_dir = out / "checkpoints"

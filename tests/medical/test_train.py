@@ -1,0 +1,118 @@
+"""The M3CoL model and the training stage's command line on real ROSMAP data (a few epochs)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pytest
+import torch
+
+from domains.medical.data import load_dataset
+from domains.medical.datasets import get_spec
+from domains.medical.evaluate import aggregate
+from domains.medical.model import M3CoL, M3CoLConfig
+from domains.medical.train import main as train_main
+from domains.medical.train import split_indices
+from tests.conftest import REPO
+
+SMALL = json.dumps({"model": {"embed_dim": 16, "head_dim": 16}, "train": {"epochs": 4, "val_every": 2}})
+
+
+@pytest.fixture(scope="module")
+def rosmap_h5ad(tmp_path_factory, mirror) -> Path:
+    path = tmp_path_factory.mktemp("prep") / "data.h5ad"
+    load_dataset(mirror / "medical" / "ROSMAP", get_spec("ROSMAP")).write_h5ad(path)
+    return path
+
+
+def _train(data: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "domains.medical.train", "--data", str(data), "--seed", "0", "--out", str(out),
+         "--no-progress", *extra],
+        capture_output=True, text=True, cwd=REPO,
+    )
+
+
+def test_model_loss_terms_and_gradients():
+    torch.manual_seed(0)
+    cfg = M3CoLConfig(input_dims=(5, 6, 7), n_classes=3, embed_dim=8, head_dim=8)
+    model = M3CoL(cfg)
+    views = [torch.randn(10, d) for d in cfg.input_dims]
+    y = torch.randint(0, 3, (10,))
+    for use_mixup in (True, False):
+        out = model.loss(views, y, use_mixup)
+        expected = out["fusion_ce"] + out["unimodal_ce"] + 0.1 * out["contrastive"]
+        assert torch.allclose(out["total"], expected)
+        model.zero_grad()
+        out["total"].backward()
+        assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+    assert model(views).shape == (10, 3)
+
+
+def test_split_never_puts_test_rows_in_fit_or_val(rosmap_h5ad):
+    a = ad.read_h5ad(rosmap_h5ad)
+    parts = split_indices(a, seed=3, val_fraction=0.2, test_fraction=0.3)
+    test_rows = set(np.flatnonzero(a.obs["split"].to_numpy() == "test"))
+    assert set(parts["test"]) == test_rows
+    assert not (set(parts["fit"]) | set(parts["val"])) & test_rows
+    assert len(parts["val"]) == 49
+
+
+def test_train_cli_outputs_and_resume(rosmap_h5ad, tmp_path):
+    out = tmp_path / "seed0"
+    proc = _train(rosmap_h5ad, out, "--hparams", SMALL)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    run = json.loads((out / "run.json").read_text())
+    assert run["n_test"] == 106 and run["selected_epoch"] == 3
+    assert 0.0 <= run["metrics"]["accuracy"] <= 1.0 and set(run["metrics"]) == {"accuracy", "f1", "auc"}
+    pred = (out / "predictions.tsv").read_text().splitlines()
+    assert len(pred) == 107
+    assert (out / "checkpoints" / "last.ckpt").is_file()
+    # A rerun with more epochs resumes from last.ckpt: the history continues instead of starting again.
+    more = json.dumps({"model": {"embed_dim": 16, "head_dim": 16}, "train": {"epochs": 6, "val_every": 2}})
+    proc = _train(rosmap_h5ad, out, "--hparams", more)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Restoring states from the checkpoint" in proc.stderr or "Restored all states" in proc.stderr
+    assert json.loads((out / "run.json").read_text())["selected_epoch"] == 5
+
+
+def test_same_seed_same_metrics(rosmap_h5ad, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert _train(rosmap_h5ad, a, "--hparams", SMALL).returncode == 0
+    assert _train(rosmap_h5ad, b, "--hparams", SMALL).returncode == 0
+    assert json.loads((a / "run.json").read_text())["metrics"] == json.loads((b / "run.json").read_text())["metrics"]
+
+
+@pytest.mark.parametrize(
+    "hparams, message",
+    [
+        ('{"train": {"epochz": 3}}', "config: medical.train: unknown key ('epochz' was unexpected)"),
+        ('{"train": {"epochs": "many"}}', "config: medical.train.epochs: 'many' is not of type 'integer'"),
+        ('{"train": {"batch_size": -8}}', "config: medical.train.batch_size: -8 is less than the minimum of 1"),
+        ('{"train": ', "--hparams: not valid JSON"),
+    ],
+)
+def test_bad_config_one_line_error_no_output(rosmap_h5ad, tmp_path, capsys, hparams, message):
+    with pytest.raises(SystemExit) as exit_info:
+        train_main(["--data", str(rosmap_h5ad), "--seed", "0", "--out", str(tmp_path / "x"), "--hparams", hparams])
+    assert exit_info.value.code == 2
+    lines = [l for l in capsys.readouterr().err.splitlines() if l.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+    assert not (tmp_path / "x").exists()
+
+
+def test_aggregate_mean_std_per_seed():
+    runs = [
+        {"dataset": "ROSMAP", "seed": s, "metrics": {"accuracy": acc}, "selection": "last", "epochs": 3,
+         "fit_seconds": 1.0, "epoch_seconds_median": 0.1}
+        for s, acc in [(1, 0.8), (0, 0.6)]
+    ]
+    m = aggregate(runs)
+    assert m["accuracy"] == pytest.approx(0.7)
+    assert m["std"]["accuracy"] == pytest.approx(np.std([0.6, 0.8], ddof=1))
+    assert m["per_seed"]["accuracy"] == [0.6, 0.8] and m["seeds"] == [0, 1]
