@@ -1,5 +1,5 @@
-# Helpers shared by all rule files: config validation, the data mirror, per-data-set hyperparameters and the
-# lists of final targets. No rule lives here.
+# Helpers shared by all rule files (config validation, the data mirror, per-data-set hyperparameters, the
+# lists of final targets). No rules live here.
 import json
 import os
 

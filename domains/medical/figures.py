@@ -46,7 +46,8 @@ def plot_metrics_vs_paper(metrics: list[dict], dest: Path) -> None:
         ax.set_ylim(0, 100)
         ax.set_ylabel("test score (%)")
         ax.set_title(f"{ds} ({len(m['seeds'])} seeds, {m['epochs']} epochs)")
-    axes[0][0].legend(loc="lower left", fontsize=8)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, bbox_to_anchor=(0.5, -0.06))
     save_figure(fig, dest)
 
 
