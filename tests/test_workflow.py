@@ -58,16 +58,19 @@ def test_tiny_run_end_to_end(tmp_path, mirror):
     cfg = tmp_path / "tiny.yaml"
     cfg.write_text(yaml.safe_dump({"medical": {"datasets": ["ROSMAP", "BRCA"], "seeds": [0],
                                                "model": {"embed_dim": 8, "head_dim": 8},
-                                               "train": {"epochs": 3, "val_every": 1}}}))
+                                               "train": {"epochs": 3, "val_every": 1},
+                                               "mogonet": {"hidden_dims": [8], "epochs": 3}}}))
     proc = _snakemake(tmp_path, "--cores", "2", "--configfile", str(REPO / "config" / "test.yaml"), str(cfg), mirror=mirror)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = list(csv.DictReader((tmp_path / "results/medical/table.tsv").open(), delimiter="\t"))
-    ours = {r["dataset"]: r for r in rows if r["method"] == "M3CoL (ours)"}
-    assert 0 <= float(ours["ROSMAP"]["accuracy"]) <= 1
+    ours = {(r["dataset"], r["method"]): r for r in rows if "(ours)" in r["method"]}
+    assert 0 <= float(ours["ROSMAP", "M3CoL (ours)"]["accuracy"]) <= 1
+    assert 0 <= float(ours["ROSMAP", "MOGONET-style (ours)"]["accuracy"]) <= 1
     # BRCA's five largest files are not in the mirror: reported with their URLs, not run, and the run still succeeds.
-    assert "not run: missing files" in ours["BRCA"]["source"] and "1_tr.csv (https://" in ours["BRCA"]["source"]
+    brca = ours["BRCA", "all methods (ours)"]["source"]
+    assert "not run: missing files" in brca and "1_tr.csv (https://" in brca
     assert any(r["method"] == "M3CoL (paper)" and r["dataset"] == "ROSMAP" for r in rows)
-    metrics = json.loads((tmp_path / "results/medical/ROSMAP/metrics.json").read_text())
+    metrics = json.loads((tmp_path / "results/medical/ROSMAP/m3col/metrics.json").read_text())
     assert {"accuracy", "f1", "auc", "std", "per_seed"} <= set(metrics)
     for fig in ("metrics_vs_paper.png", "training_curves.png"):
         assert (tmp_path / "results/medical/figures" / fig).read_bytes()[:4] == b"\x89PNG"

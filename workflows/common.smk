@@ -40,16 +40,21 @@ def medical_fetch_statuses(wildcards):
 
 
 def medical_metrics(wildcards):
-    return expand("results/medical/{dataset}/metrics.json", dataset=medical_available())
+    return expand(
+        "results/medical/{dataset}/{method}/metrics.json",
+        dataset=medical_available(),
+        method=config["medical"]["methods"],
+    )
 
 
 def medical_seed_outputs(name):
-    """Per-seed output ``name`` of every seed of one data set (an input function for rules with {dataset})."""
+    """Per-seed output ``name`` of every seed of one data set and method (input function for rules with both)."""
 
     def inputs(wildcards):
         return expand(
-            "results/medical/{dataset}/seed{seed}/{name}",
+            "results/medical/{dataset}/{method}/seed{seed}/{name}",
             dataset=wildcards.dataset,
+            method=wildcards.method,
             seed=config["medical"]["seeds"],
             name=name,
         )
@@ -59,8 +64,9 @@ def medical_seed_outputs(name):
 
 def medical_histories(wildcards):
     return expand(
-        "results/medical/{dataset}/seed{seed}/history.csv",
+        "results/medical/{dataset}/{method}/seed{seed}/history.csv",
         dataset=medical_available(),
+        method=config["medical"]["methods"],
         seed=config["medical"]["seeds"],
     )
 

@@ -1,5 +1,5 @@
-# M3CoL on multi-omics data (ROSMAP, BRCA, TCGA-BRCA): fetch -> prepare -> train (per seed) -> evaluate -> table,
-# figures. Every rule calls a stage's command line (python -m domains.medical.<stage>); no logic lives here.
+# M3CoL and the MOGONET-style baseline on multi-omics data (ROSMAP, BRCA, TCGA-BRCA): fetch -> prepare ->
+# train (per method and seed) -> evaluate -> table, figures. Every rule calls a stage's command line (python -m domains.medical.<stage>); no logic lives here.
 
 
 checkpoint medical_fetch:
@@ -43,14 +43,14 @@ rule medical_train:
     input:
         "results/medical/{dataset}/data.h5ad",
     output:
-        run="results/medical/{dataset}/seed{seed}/run.json",
-        predictions="results/medical/{dataset}/seed{seed}/predictions.tsv",
-        history="results/medical/{dataset}/seed{seed}/history.csv",
+        run="results/medical/{dataset}/{method}/seed{seed}/run.json",
+        predictions="results/medical/{dataset}/{method}/seed{seed}/predictions.tsv",
+        history="results/medical/{dataset}/{method}/seed{seed}/history.csv",
     params:
         hparams=medical_hparams,
-        out="results/medical/{dataset}/seed{seed}",
+        out="results/medical/{dataset}/{method}/seed{seed}",
     log:
-        "logs/medical/{dataset}/train_seed{seed}.log",
+        "logs/medical/{dataset}/{method}/train_seed{seed}.log",
     conda:
         "../envs/train.yaml"
     threads: 1
@@ -59,7 +59,8 @@ rule medical_train:
         mem_mb=4000,
         runtime=60,
     shell:
-        "python -m domains.medical.train --data {input:q} --seed {wildcards.seed} --out {params.out:q}"
+        "python -m domains.medical.train --data {input:q} --method {wildcards.method} --seed {wildcards.seed}"
+        " --out {params.out:q}"
         " --hparams {params.hparams:q} --threads {threads} > {log:q} 2>&1"
 
 
@@ -67,9 +68,9 @@ rule medical_evaluate:
     input:
         runs=medical_seed_outputs("run.json"),
     output:
-        "results/medical/{dataset}/metrics.json",
+        "results/medical/{dataset}/{method}/metrics.json",
     log:
-        "logs/medical/{dataset}/evaluate.log",
+        "logs/medical/{dataset}/{method}/evaluate.log",
     conda:
         "../envs/report.yaml"
     resources:

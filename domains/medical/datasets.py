@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["VIEWS", "DatasetSpec", "DATASETS", "get_spec"]
+__all__ = ["VIEWS", "METHOD_LABELS", "DatasetSpec", "DATASETS", "get_spec"]
 
 VIEWS = ("mRNA", "methylation", "miRNA")
+
+# How the tables and figures name the methods this pipeline trains.
+METHOD_LABELS = {"m3col": "M3CoL (ours)", "mogonet": "MOGONET-style (ours)"}
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Aggregate the per-seed runs of one data set into ``metrics.json``: mean, standard deviation and per-seed values.
 
-    python -m domains.medical.evaluate --runs results/medical/ROSMAP/seed*/run.json --out results/medical/ROSMAP/metrics.json
+    python -m domains.medical.evaluate --runs results/medical/ROSMAP/m3col/seed*/run.json \
+        --out results/medical/ROSMAP/m3col/metrics.json
 
 ``metrics.json`` maps each metric name to its mean over seeds, with ``std`` (metric -> sample standard deviation),
 ``per_seed`` (metric -> list, in seed order), ``seeds`` and the timing of the runs.
@@ -22,12 +23,12 @@ def aggregate(runs: list[dict]) -> dict:
     """Mean, std and per-seed values of every metric of ``runs`` (one data set)."""
     if not runs:
         raise InputError("no runs to aggregate")
-    datasets = {r["dataset"] for r in runs}
-    if len(datasets) != 1:
-        raise InputError(f"runs of several data sets given: {sorted(datasets)}")
+    kinds = {(r["dataset"], r.get("method", "m3col")) for r in runs}
+    if len(kinds) != 1:
+        raise InputError(f"runs of several data sets or methods given: {sorted(kinds)}")
     runs = sorted(runs, key=lambda r: r["seed"])
     names = list(runs[0]["metrics"])
-    out: dict = {"dataset": runs[0]["dataset"]}
+    out: dict = {"dataset": runs[0]["dataset"], "method": runs[0].get("method", "m3col")}
     for name in names:
         out[name] = float(np.mean([r["metrics"][name] for r in runs]))
     out["std"] = {n: float(np.std([r["metrics"][n] for r in runs], ddof=1)) if len(runs) > 1 else 0.0 for n in names}

@@ -1,9 +1,10 @@
-"""Train M3CoL on one data set with one seed, then predict its test split.
+"""Train one method (M3CoL, or the MOGONET-style baseline) on one data set with one seed, then predict its test
+split.
 
 Stage of the medical pipeline; run from Snakemake or on its own::
 
-    python -m domains.medical.train --data results/medical/ROSMAP/data.h5ad --seed 0 \
-        --out results/medical/ROSMAP/seed0 [--config config/config.yaml] [--hparams '{"train": {"epochs": 50}}']
+    python -m domains.medical.train --data results/medical/ROSMAP/data.h5ad --method m3col --seed 0 \
+        --out results/medical/ROSMAP/m3col/seed0 [--config config/config.yaml] [--hparams '{"train": {"epochs": 50}}']
 
 Model selection never looks at the test split: a stratified, seeded validation split is carved from the training
 rows; ``train.selection`` is ``last`` (the last epoch, the default) or ``best_val`` (the epoch with the best
@@ -37,11 +38,12 @@ from domains.medical.data import view_slices
 from domains.medical.hparams import resolve_hparams
 from domains.medical.metrics import classification_metrics
 from domains.medical.model import M3CoL, M3CoLConfig
+from domains.medical.mogonet import MOGONET, MOGONETConfig, patient_graph
 from ssl_core.atomic import atomic_path, write_json
 from ssl_core.errors import InputError, report_input_errors
 from ssl_core.runtime import set_threads
 
-__all__ = ["M3CoLModule", "split_indices", "train_one", "main"]
+__all__ = ["METHODS", "M3CoLModule", "MOGONETModule", "split_indices", "train_one", "main"]
 
 
 class M3CoLModule(pl.LightningModule):
@@ -78,6 +80,40 @@ class M3CoLModule(pl.LightningModule):
         opt = torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
         sched = torch.optim.lr_scheduler.StepLR(opt, step_size=self.hparams.lr_step, gamma=self.hparams.lr_gamma)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
+
+
+class MOGONETModule(pl.LightningModule):
+    """Lightning wrapper of the MOGONET-style baseline: one batch is the whole patient graph plus a row mask."""
+
+    def __init__(self, model: dict[str, Any], lr: float, weight_decay: float) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.model = MOGONET(MOGONETConfig(**{**model, "input_dims": tuple(model["input_dims"]),
+                                              "hidden_dims": tuple(model["hidden_dims"])}))
+        self.adjs: list[torch.Tensor] = []  # set by the caller; derived from the data, not saved in checkpoints
+
+    def forward(self, views: list[torch.Tensor]) -> torch.Tensor:
+        return self.model(views, [a.to(self.device) for a in self.adjs])
+
+    def training_step(self, batch: list[torch.Tensor], batch_idx: int) -> torch.Tensor:
+        *views, y, mask = batch
+        out = self.model.loss(views, [a.to(self.device) for a in self.adjs], y, mask)
+        n = int(mask.sum())
+        for key in ("total", "fusion_ce", "unimodal_ce"):
+            self.log(f"train_{key}", out[key], on_step=False, on_epoch=True, batch_size=n)
+        self.log("train_acc", (out["logits"][mask].argmax(1) == y[mask]).float().mean(), on_step=False,
+                 on_epoch=True, batch_size=n)
+        return out["total"]
+
+    def validation_step(self, batch: list[torch.Tensor], batch_idx: int) -> None:
+        *views, y, mask = batch
+        logits = self(views)[mask]
+        n = int(mask.sum())
+        self.log("val_loss", torch.nn.functional.cross_entropy(logits, y[mask]), batch_size=n, prog_bar=True)
+        self.log("val_acc", (logits.argmax(1) == y[mask]).float().mean(), batch_size=n, prog_bar=True)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
 
 
 class EpochTimer(pl.Callback):
@@ -127,26 +163,29 @@ def _tensors(x: np.ndarray, y: np.ndarray, rows: np.ndarray, slices: list[np.nda
     return [torch.as_tensor(x[np.ix_(rows, s)], dtype=torch.float32) for s in slices] + [torch.as_tensor(y[rows])]
 
 
-def train_one(adata: ad.AnnData, hp: dict[str, Any], seed: int, out: Path, threads: int | None = None,
-              progress: bool = True) -> dict[str, Any]:
-    """Train, select, predict; write the outputs listed in the module docstring and return ``run.json``."""
-    set_threads(threads)
-    pl.seed_everything(seed, workers=True, verbose=False)
+METHODS = ("m3col", "mogonet")
+
+
+@dataclasses.dataclass
+class _Setup:
+    """What the generic training loop needs from a method."""
+
+    module: pl.LightningModule
+    fit_loader: DataLoader
+    val_loader: DataLoader | None
+    test_inputs: list[torch.Tensor]
+    test_rows: slice | np.ndarray  # rows of the module's output that are the test samples
+    epochs: int
+
+
+def _setup_m3col(hp, x, y, parts, slices, n_classes) -> _Setup:
     tr, m3 = hp["train"], hp["m3co"]
-    n_classes = len(adata.uns["classes"])
-    parts = split_indices(adata, seed, hp["val_fraction"], hp["test_fraction"])
-    if tr["selection"] == "best_val" and len(parts["val"]) == 0:
-        raise InputError("config: medical.train.selection: best_val needs val_fraction > 0")
-    slices = view_slices(adata)
-    x = _scale(np.asarray(adata.X, dtype=np.float64), parts["fit"], tr["scaling"])
-    y = adata.obs["label"].to_numpy().astype(np.int64)
     fit_t = _tensors(x, y, parts["fit"], slices)
     batch_size = tr["batch_size"] or len(parts["fit"])
     fit_loader = DataLoader(TensorDataset(*fit_t), batch_size=batch_size, shuffle=True, drop_last=False)
     val_loader = None
     if len(parts["val"]):
         val_loader = DataLoader(TensorDataset(*_tensors(x, y, parts["val"], slices)), batch_size=len(parts["val"]))
-
     cfg = M3CoLConfig(
         input_dims=tuple(len(s) for s in slices), n_classes=n_classes, embed_dim=hp["model"]["embed_dim"],
         head_dim=hp["model"]["head_dim"], dropout=hp["model"]["dropout"], alpha=m3["alpha"], prob=m3["prob"],
@@ -155,24 +194,67 @@ def train_one(adata: ad.AnnData, hp: dict[str, Any], seed: int, out: Path, threa
     )
     module = M3CoLModule(dataclasses.asdict(cfg), lr=tr["lr"], weight_decay=tr["weight_decay"], epochs=tr["epochs"],
                          mixup_fraction=m3["mixup_fraction"], lr_step=tr["lr_step"], lr_gamma=tr["lr_gamma"])
+    test_inputs = _tensors(x, y, parts["test"], slices)[:-1]
+    return _Setup(module, fit_loader, val_loader, test_inputs, slice(None), tr["epochs"])
+
+
+def _setup_mogonet(hp, x, y, parts, slices, n_classes) -> _Setup:
+    mg = hp["mogonet"]
+    rows = np.arange(len(y))
+    views = _tensors(x, y, rows, slices)[:-1]
+    y_t = torch.as_tensor(y)
+
+    def masked(idx: np.ndarray) -> DataLoader:
+        mask = torch.zeros(len(y), dtype=torch.bool)
+        mask[idx] = True
+        return DataLoader(TensorDataset(*[v.unsqueeze(0) for v in views], y_t.unsqueeze(0), mask.unsqueeze(0)),
+                          batch_size=None)
+
+    cfg = MOGONETConfig(input_dims=tuple(len(s) for s in slices), n_classes=n_classes,
+                        hidden_dims=tuple(mg["hidden_dims"]), vcdn_hidden=mg["vcdn_hidden"], dropout=mg["dropout"])
+    module = MOGONETModule(dataclasses.asdict(cfg), lr=mg["lr"], weight_decay=mg["weight_decay"])
+    module.adjs = [patient_graph(x[:, s], mg["k_neighbors"]) for s in slices]
+    val_loader = masked(parts["val"]) if len(parts["val"]) else None
+    return _Setup(module, masked(parts["fit"]), val_loader, views, parts["test"], mg["epochs"])
+
+
+def train_one(adata: ad.AnnData, hp: dict[str, Any], seed: int, out: Path, threads: int | None = None,
+              progress: bool = True, method: str = "m3col") -> dict[str, Any]:
+    """Train, select, predict; write the outputs listed in the module docstring and return ``run.json``."""
+    if method not in METHODS:
+        raise InputError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
+    set_threads(threads)
+    pl.seed_everything(seed, workers=True, verbose=False)
+    tr = hp["train"]
+    n_classes = len(adata.uns["classes"])
+    parts = split_indices(adata, seed, hp["val_fraction"], hp["test_fraction"])
+    if tr["selection"] == "best_val" and len(parts["val"]) == 0:
+        raise InputError("config: medical.train.selection: best_val needs val_fraction > 0")
+    slices = view_slices(adata)
+    x = _scale(np.asarray(adata.X, dtype=np.float64), parts["fit"], tr["scaling"])
+    y = adata.obs["label"].to_numpy().astype(np.int64)
+    setup = (_setup_m3col if method == "m3col" else _setup_mogonet)(hp, x, y, parts, slices, n_classes)
+    module = setup.module
+
     out.mkdir(parents=True, exist_ok=True)
     ckpt_dir = out / "checkpoints"
-    select = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_acc", mode="max", save_last=True,
-                             save_top_k=1 if val_loader is not None else 0, enable_version_counter=False)
-    if val_loader is None:
+    if setup.val_loader is not None:
+        select = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_acc", mode="max", save_last=True,
+                                 save_top_k=1, enable_version_counter=False)
+    else:
         select = ModelCheckpoint(dirpath=ckpt_dir, save_last=True, save_top_k=0)
     timer = EpochTimer()
     callbacks: list[pl.Callback] = [select, timer]
     if progress:
-        callbacks.append(TQDMProgressBar(refresh_rate=max(1, tr["epochs"] // 20)))
+        callbacks.append(TQDMProgressBar(refresh_rate=max(1, setup.epochs // 20)))
     trainer = pl.Trainer(
-        max_epochs=tr["epochs"], accelerator="auto", devices=1, logger=CSVLogger(out, name="logs", version=""),
+        max_epochs=setup.epochs, accelerator="auto", devices=1, logger=CSVLogger(out, name="logs", version=""),
         callbacks=callbacks, enable_progress_bar=progress, enable_model_summary=False, num_sanity_val_steps=0,
         check_val_every_n_epoch=tr["val_every"], log_every_n_steps=1, deterministic=True,
     )
     last = ckpt_dir / "last.ckpt"
     t0 = time.perf_counter()
-    trainer.fit(module, fit_loader, val_loader, ckpt_path=str(last) if last.exists() else None)
+    trainer.fit(module, setup.fit_loader, setup.val_loader, ckpt_path=str(last) if last.exists() else None)
     fit_seconds = time.perf_counter() - t0
 
     selected_epoch = trainer.current_epoch - 1
@@ -181,9 +263,9 @@ def train_one(adata: ad.AnnData, hp: dict[str, Any], seed: int, out: Path, threa
         module.load_state_dict(best["state_dict"])
         selected_epoch = int(best["epoch"])
     module.eval()
-    test_views = _tensors(x, y, parts["test"], slices)[:-1]
     with torch.no_grad():
-        prob = torch.softmax(module(test_views), dim=1).numpy()
+        prob = torch.softmax(module([t.to(module.device) for t in setup.test_inputs]), dim=1).cpu().numpy()
+    prob = prob[setup.test_rows]
     y_test = y[parts["test"]]
     metrics = classification_metrics(y_test, prob)
 
@@ -195,8 +277,8 @@ def train_one(adata: ad.AnnData, hp: dict[str, Any], seed: int, out: Path, threa
     with atomic_path(out / "history.csv") as tmp:
         history.to_csv(tmp)
     run = {
-        "dataset": adata.uns["dataset"], "seed": seed, "metrics": metrics, "selection": tr["selection"],
-        "selected_epoch": selected_epoch, "epochs": tr["epochs"],
+        "dataset": adata.uns["dataset"], "method": method, "seed": seed, "metrics": metrics,
+        "selection": tr["selection"], "selected_epoch": selected_epoch, "epochs": setup.epochs,
         "n_fit": len(parts["fit"]), "n_val": len(parts["val"]), "n_test": len(parts["test"]),
         "fit_seconds": fit_seconds,
         "epoch_seconds_median": float(np.median(timer.times)) if timer.times else None,
@@ -209,6 +291,7 @@ def train_one(adata: ad.AnnData, hp: dict[str, Any], seed: int, out: Path, threa
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m domains.medical.train", description=__doc__.split("\n\n")[0])
     p.add_argument("--data", required=True, type=Path, help="data.h5ad written by the prepare stage")
+    p.add_argument("--method", choices=METHODS, default="m3col", help="M3CoL or the MOGONET-style baseline")
     p.add_argument("--seed", required=True, type=int)
     p.add_argument("--out", required=True, type=Path, help="output directory for this seed")
     p.add_argument("--config", action="append", type=Path, help="config YAML (repeatable; default config/config.yaml)")
@@ -226,7 +309,8 @@ def main(argv: list[str] | None = None) -> None:
     adata = ad.read_h5ad(args.data)
     hp = resolve_hparams(args.config, args.hparams, adata.uns["dataset"])
     try:
-        run = train_one(adata, hp, args.seed, args.out, args.threads, progress=not args.no_progress)
+        run = train_one(adata, hp, args.seed, args.out, args.threads, progress=not args.no_progress,
+                        method=args.method)
     except BaseException:
         # Leave the checkpoints (they let a rerun resume) but nothing that looks like a finished result.
         for name in ("predictions.tsv", "run.json", "history.csv"):

@@ -16,6 +16,7 @@ from domains.medical.data import load_dataset
 from domains.medical.datasets import get_spec
 from domains.medical.evaluate import aggregate
 from domains.medical.model import M3CoL, M3CoLConfig
+from domains.medical.mogonet import patient_graph
 from domains.medical.train import main as train_main
 from domains.medical.train import split_indices
 from tests.conftest import REPO
@@ -81,6 +82,25 @@ def test_train_cli_outputs_and_resume(rosmap_h5ad, tmp_path):
     assert json.loads((out / "run.json").read_text())["selected_epoch"] == 5
 
 
+def test_mogonet_baseline_trains_and_predicts(rosmap_h5ad, tmp_path):
+    hp = json.dumps({"mogonet": {"hidden_dims": [8], "epochs": 3}, "train": {"val_every": 1}})
+    proc = _train(rosmap_h5ad, tmp_path / "mg", "--method", "mogonet", "--hparams", hp)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    run = json.loads((tmp_path / "mg" / "run.json").read_text())
+    assert run["method"] == "mogonet" and run["n_test"] == 106 and run["selected_epoch"] == 2
+    assert len((tmp_path / "mg" / "predictions.tsv").read_text().splitlines()) == 107
+
+
+def test_patient_graph_is_symmetric_row_normalised_knn():
+    x = np.random.default_rng(0).random((30, 5))
+    adj = patient_graph(x, k=4).to_dense()
+    assert torch.allclose(adj.sum(1), torch.ones(30, dtype=adj.dtype))
+    support = adj > 0
+    assert torch.equal(support, support.T)
+    assert bool(torch.diagonal(support).all())
+    assert int(support.sum(1).min()) >= 5  # self-loop + at least k neighbours
+
+
 def test_same_seed_same_metrics(rosmap_h5ad, tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     assert _train(rosmap_h5ad, a, "--hparams", SMALL).returncode == 0
@@ -108,7 +128,7 @@ def test_bad_config_one_line_error_no_output(rosmap_h5ad, tmp_path, capsys, hpar
 
 def test_aggregate_mean_std_per_seed():
     runs = [
-        {"dataset": "ROSMAP", "seed": s, "metrics": {"accuracy": acc}, "selection": "last", "epochs": 3,
+        {"dataset": "ROSMAP", "method": "m3col", "seed": s, "metrics": {"accuracy": acc}, "selection": "last", "epochs": 3,
          "fit_seconds": 1.0, "epoch_seconds_median": 0.1}
         for s, acc in [(1, 0.8), (0, 0.6)]
     ]
