@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
 
 HERE = Path(__file__).resolve().parent
 CANNOT = 77  # start.sh: SLURM cannot be set up here (not root, no apt-get, install failed)
+BUSY = 75  # start.sh: another start.sh cluster is running on this machine
 
 
 def pytest_configure(config):
@@ -28,12 +30,17 @@ def slurm_cluster():
     Skipped (with start.sh's reason) only where SLURM cannot be installed; any other start failure fails."""
     # Not under pytest's tmp dir: that is private to root (0700) and munged runs as the user munge.
     state = Path(tempfile.mkdtemp(prefix="ssl-slurm-", dir="/tmp"))
-    try:
-        proc = subprocess.run(["bash", str(HERE / "start.sh"), str(state)], capture_output=True, text=True,
-                              timeout=600)
-    except subprocess.TimeoutExpired:
-        _stop(state)
-        pytest.fail("tests/slurm/start.sh did not finish in 10 minutes")
+    deadline = time.monotonic() + 600
+    while True:
+        try:
+            proc = subprocess.run(["bash", str(HERE / "start.sh"), str(state)], capture_output=True, text=True,
+                                  timeout=600)
+        except subprocess.TimeoutExpired:
+            _stop(state)
+            pytest.fail("tests/slurm/start.sh did not finish in 10 minutes")
+        if proc.returncode != BUSY or time.monotonic() > deadline:
+            break
+        time.sleep(5)  # another test session's cluster is up (one per machine): wait for it to stop
     if proc.returncode == CANNOT:
         _stop(state)
         pytest.skip(proc.stderr.strip().splitlines()[-1])

@@ -7,7 +7,8 @@
 # Installs slurmctld, slurmd, slurm-client and munge with apt-get when missing. Everything it writes (config, munge
 # key and socket, spool, state, logs, pid files) lives under STATE_DIR; /etc is left alone. Ports are picked free.
 # Exit status: 0 the node is idle; 77 SLURM cannot be set up here (not root, no apt-get, install failed): callers
-# skip; anything else: a real failure (see the logs under STATE_DIR).
+# skip; 75 another start.sh cluster is running on this machine (one at a time: try again later); anything else: a
+# real failure (see the logs under STATE_DIR).
 set -euo pipefail
 
 STATE="${1:-${SSL_SLURM_DIR:-/tmp/ssl-slurm}}"
@@ -44,7 +45,7 @@ if [ -e "$ETC_CONF" ] || [ -L "$ETC_CONF" ]; then
   other="$(dirname "$(readlink "$ETC_CONF")")"
   if [ -L "$ETC_CONF" ] && alive "$other/slurmctld.pid"; then
     echo "start.sh: the cluster in $other is running; one at a time (tests/slurm/stop.sh $other)" >&2
-    exit 1
+    exit 75
   elif [ -L "$ETC_CONF" ] && { [ ! -e "$ETC_CONF" ] || head -1 "$ETC_CONF" | grep -q '^# Written by tests/slurm/start.sh'; }; then
     rm -f "$ETC_CONF"   # left by an earlier start.sh whose stop.sh did not run
   else

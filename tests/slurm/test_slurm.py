@@ -100,7 +100,7 @@ def _squeue(env: dict[str, str]) -> dict[str, dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def runs(slurm_cluster, mirror, tmp_path_factory):
+def runs(mirror, slurm_cluster, tmp_path_factory):
     """The tiny workflow through SLURM, then again (must submit nothing), and locally with --cores 2."""
     base = tmp_path_factory.mktemp("slurm-runs")
     env = slurm_env(slurm_cluster, SSL_DATA_MIRROR=str(mirror))
