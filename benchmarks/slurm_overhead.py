@@ -52,14 +52,24 @@ def cluster_up(env: dict[str, str]) -> bool:
     return proc.returncode == 0 and "idle" in proc.stdout
 
 
-def job_seconds(env: dict[str, str], ids: list[str]) -> list[float]:
-    """EndTime - StartTime of each SLURM job (1 s resolution)."""
+def job_times(env: dict[str, str], ids: list[str]) -> list[dict[str, datetime]]:
+    """SubmitTime, StartTime, EndTime of each SLURM job (1 s resolution; slurmctld keeps them for MinJobAge)."""
     out = []
     for job in ids:
         show = subprocess.run(["scontrol", "show", "job", job], env=env, capture_output=True, text=True).stdout
-        t = dict(re.findall(r"(StartTime|EndTime)=(\S+)", show))
-        out.append((datetime.fromisoformat(t["EndTime"]) - datetime.fromisoformat(t["StartTime"])).total_seconds())
+        out.append({k: datetime.fromisoformat(v) for k, v in re.findall(r"(SubmitTime|StartTime|EndTime)=(\S+)", show)})
     return out
+
+
+def covered_seconds(times: list[dict[str, datetime]]) -> float:
+    """Seconds during which at least one job was running (union of [StartTime, EndTime])."""
+    total, end = 0.0, None
+    for t in sorted(times, key=lambda t: t["StartTime"]):
+        start = t["StartTime"] if end is None else max(t["StartTime"], end)
+        if end is None or t["EndTime"] > start:
+            total += (t["EndTime"] - start).total_seconds()
+        end = t["EndTime"] if end is None else max(end, t["EndTime"])
+    return total
 
 
 def main() -> None:
@@ -104,7 +114,7 @@ def main() -> None:
         local = base / "local"
         shutil.copytree(prepared, local, symlinks=True)
         _, wall_local = snakemake(local, env, "--cores", "2", *targets)
-        rows.append(("local --cores 2", wall_local, 0.0, "-", "-", "-"))
+        rows.append(("local --cores 2", wall_local, 0.0, "-", "-", "-", "-", "-"))
 
         remote = base / "slurm"
         shutil.copytree(prepared, remote, symlinks=True)
@@ -113,23 +123,29 @@ def main() -> None:
         log, wall_slurm = snakemake(remote, slurm_env, "--profile", str(profile), "--verbose", *targets)
         ids = re.findall(r"has been submitted with SLURM jobid (\d+)", log)
         assert len(ids) == len(seeds), ids
-        inside = job_seconds(env, ids)
+        times = job_times(env, ids)
+        inside = [(t["EndTime"] - t["StartTime"]).total_seconds() for t in times]
+        queued = [(t["StartTime"] - t["SubmitTime"]).total_seconds() for t in times]
+        idle = wall_slurm - covered_seconds(times)
         plugin_calls = re.search(r"Status query timing summary at shutdown: calls=(\d+)", log)
         wrapper_calls = len(calls.read_text().splitlines()) if calls.exists() else 0
         rows.append(("SLURM (plugin, squeue)", wall_slurm, (wall_slurm - wall_local) / len(seeds),
-                     f"{sum(inside) / len(inside):.1f}", plugin_calls.group(1) if plugin_calls else "?",
-                     str(wrapper_calls)))
+                     f"{sum(inside) / len(inside):.1f}", f"{sum(queued) / len(queued):.1f}", f"{idle:.0f}",
+                     plugin_calls.group(1) if plugin_calls else "?", str(wrapper_calls)))
 
         load = os.getloadavg()[0]
         print(f"\n{len(seeds)} independent training jobs (ROSMAP, seeds 0-{len(seeds) - 1}, {args.epochs} epochs), "
               f"{os.cpu_count()} CPUs, load average {load:.1f} at the end")
-        head = ("run", "wall s", "overhead s/job", "mean s inside job", "status queries (plugin)", "squeue calls")
+        head = ("run", "wall s", "overhead s/job", "mean s inside a job", "mean s queued", "s with no job running",
+                "status queries (plugin)", "squeue calls")
         print("| " + " | ".join(head) + " |")
         print("|" + "|".join("---" for _ in head) + "|")
-        for name, wall, per_job, inside_s, plugin, wrapped in rows:
-            print(f"| {name} | {wall:.1f} | {per_job:.1f} | {inside_s} | {plugin} | {wrapped} |")
-        print("\noverhead s/job = (SLURM wall - local wall) / jobs; 'inside job' = SLURM EndTime - StartTime "
-              "(1 s resolution), which includes the two Snakemake start-ups each SLURM job makes (sbatch, srun).")
+        for name, wall, per_job, *rest in rows:
+            print(f"| {name} | {wall:.1f} | {per_job:.1f} | " + " | ".join(rest) + " |")
+        print("\noverhead s/job = (SLURM wall - local wall) / jobs. SLURM times are from scontrol (1 s resolution): "
+              "inside a job = EndTime - StartTime, including the two Snakemake start-ups each job makes (sbatch, "
+              "srun); queued = StartTime - SubmitTime; no job running = wall time outside the union of the jobs' "
+              "[StartTime, EndTime] (Snakemake start-up, status polling, submissions).")
     finally:
         if started is not None:
             subprocess.run(["bash", str(REPO / "tests/slurm/stop.sh"), str(started)], capture_output=True)
