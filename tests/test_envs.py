@@ -54,3 +54,51 @@ def test_training_rules_request_a_gpu_and_preprocessing_rules_do_not():
     for name, body in _rules():
         has_gpu = re.search(r"^\s+gpu=", body, re.M) is not None
         assert has_gpu == name.endswith("_train"), name
+
+
+# Import names whose pip distribution is named differently.
+_DIST = {"sklearn": "scikit-learn", "yaml": "pyyaml", "pytorch_lightning": "pytorch-lightning"}
+
+
+def _third_party_imports(module: str) -> set[str]:
+    """Top-level third-party modules ``module`` imports, following imports into domains/ and ssl_core/."""
+    import ast
+    import sys
+
+    seen, found, todo = set(), set(), [module]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        parts = name.split(".")
+        todo += [".".join(parts[:i]) for i in range(1, len(parts))]  # parent packages' __init__
+        path = REPO.joinpath(*parts)
+        path = path.with_suffix(".py") if path.with_suffix(".py").is_file() else path / "__init__.py"
+        if not path.is_file():
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else [])
+            for imported in names:
+                top = imported.split(".")[0]
+                if top in ("domains", "ssl_core"):
+                    todo.append(imported)
+                elif top not in sys.stdlib_module_names:
+                    found.add(top)
+    return found
+
+
+def test_each_rule_env_provides_what_its_stage_imports():
+    checked = 0
+    for name, body in _rules():
+        stage = re.search(r"python -m ([\w.]+)", body)
+        env = re.search(r'conda:\s*\n\s*"\.\./(envs/[\w.-]+\.yaml)"', body)
+        if not stage or not env:
+            continue
+        spec = yaml.safe_load((REPO / env.group(1)).read_text())
+        pip = {req.lower().split("==")[0] for d in spec["dependencies"] if isinstance(d, dict) for req in d["pip"]}
+        needed = {_DIST.get(m, m).lower() for m in _third_party_imports(stage.group(1))}
+        assert needed <= pip, f"rule {name}: {env.group(1)} lacks {sorted(needed - pip)}"
+        checked += 1
+    assert checked >= 6
