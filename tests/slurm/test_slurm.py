@@ -40,7 +40,8 @@ TEST_PROFILE_CHANGES = {
     "software-deployment-method": DELETE,  # no conda on this machine (see the module docstring)
     "slurm-init-seconds-before-status-checks": 2,  # notice tiny jobs quickly
 }
-TINY = {"medical": {"datasets": ["ROSMAP", "BRCA"], "seeds": [0], "model": {"embed_dim": 8, "head_dim": 8},
+TINY = {"medical": {"datasets": ["ROSMAP", "BRCA"], "methods": ["m3col"], "seeds": [0],
+                    "model": {"embed_dim": 8, "head_dim": 8},
                     "train": {"epochs": 3, "val_every": 1}}}
 SUBMITTED = re.compile(r"Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (\S+)\)\.")
 SBATCH = re.compile(r"^sbatch call: (sbatch .*?) --wrap=", re.M)
@@ -192,13 +193,13 @@ def _json_without_timings(path: Path):
 
 def test_outputs_equal_a_local_run(runs):
     sl, local = runs["slurm"], runs["local"]
-    same_bytes = ["results/medical/table.tsv", "results/medical/ROSMAP/seed0/predictions.tsv",
-                  "results/medical/ROSMAP/seed0/history.csv"]
+    same_bytes = ["results/medical/table.tsv", "results/medical/ROSMAP/m3col/seed0/predictions.tsv",
+                  "results/medical/ROSMAP/m3col/seed0/history.csv"]
     for rel in same_bytes:
         assert (sl / rel).read_bytes() == (local / rel).read_bytes(), rel
-    for rel in ("results/medical/ROSMAP/metrics.json", "results/medical/ROSMAP/seed0/run.json"):
+    for rel in ("results/medical/ROSMAP/m3col/metrics.json", "results/medical/ROSMAP/m3col/seed0/run.json"):
         assert _json_without_timings(sl / rel) == _json_without_timings(local / rel), rel
-    run = json.loads((sl / "results/medical/ROSMAP/seed0/run.json").read_text())
+    run = json.loads((sl / "results/medical/ROSMAP/m3col/seed0/run.json").read_text())
     assert run["epochs"] == 3 and 0 <= run["metrics"]["accuracy"] <= 1
     rows = list(csv.DictReader((sl / "results/medical/table.tsv").open(), delimiter="\t"))
     assert any(r["dataset"] == "ROSMAP" and r["method"] == "M3CoL (ours)" for r in rows)
