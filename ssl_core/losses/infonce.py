@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ssl_core import distributed
+
 __all__ = ["check_temperature", "soft_target_cross_entropy", "info_nce", "nt_xent"]
 
 
@@ -82,12 +84,36 @@ def info_nce(
     return loss
 
 
+def _two_view_keys(
+    z1: torch.Tensor, z2: torch.Tensor, gather_distributed: bool
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+    """Normalised local queries ``[z1; z2]``, the keys they are compared with and the queries' key indices.
+
+    Keys are ``[z1_all; z2_all]`` (``2N`` rows, ``N = B * world_size``) when gathering, else the queries
+    themselves. ``qidx[r]`` is the key row holding query ``r`` itself; its other view sits at
+    ``(qidx[r] + N) % 2N``.
+    """
+    b = z1.shape[0]
+    n1, n2 = F.normalize(z1, dim=-1), F.normalize(z2, dim=-1)
+    queries = torch.cat([n1, n2])
+    if gather_distributed and distributed.world_size() > 1:
+        keys = torch.cat([distributed.gather(n1), distributed.gather(n2)])
+        off = distributed.rank_offset(b)
+    else:
+        keys, off = queries, 0
+    n = keys.shape[0] // 2
+    local = torch.arange(b, device=z1.device) + off
+    qidx = torch.cat([local, local + n])
+    return queries, keys, qidx, n
+
+
 def nt_xent(
     z1: torch.Tensor,
     z2: torch.Tensor,
     temperature: float = 0.5,
     *,
     labels: torch.Tensor | None = None,
+    gather_distributed: bool = False,
 ) -> torch.Tensor:
     r"""NT-Xent, the SimCLR loss (Chen et al., 2020), for two views of the same batch.
 
@@ -98,23 +124,31 @@ def nt_xent(
         \mathcal{L} = -\frac{1}{2B} \sum_{i=1}^{2B}
             \log \frac{\exp(\cos(z_i, z_{i^+})/\tau)}{\sum_{j \ne i} \exp(\cos(z_i, z_j)/\tau)}
 
-    With ``labels`` (shape ``(B,)``) all other embeddings of the same label are positives (SupCon).
+    With ``labels`` (shape ``(B,)``) all other embeddings of the same label are positives (SupCon, Khosla et al.,
+    2020, :math:`\mathcal{L}^{sup}_{out}`: mean of the log-probabilities over the positives).
+
+    ``gather_distributed``: under ``torch.distributed`` the keys (and labels) of every process are gathered
+    (with gradient, :func:`ssl_core.distributed.gather`), so each process' queries see the global batch as
+    negatives; all processes need the same ``B``. The cost is one ``2B x 2BW`` similarity matrix, nothing
+    ``B x B x D``.
     """
     check_temperature(temperature)
     if z1.shape != z2.shape or z1.ndim != 2:
         raise ValueError(f"z1 and z2 must both be (B, D), got {tuple(z1.shape)} and {tuple(z2.shape)}")
-    b = z1.shape[0]
-    z = F.normalize(torch.cat([z1, z2]), dim=-1)
-    logits = z @ z.T / temperature
-    self_mask = torch.eye(2 * b, dtype=torch.bool, device=z.device)
-    logits = logits.masked_fill(self_mask, float("-inf"))
+    if labels is not None and labels.shape != (z1.shape[0],):
+        raise ValueError(f"labels must have shape ({z1.shape[0]},), got {tuple(labels.shape)}")
+    queries, keys, qidx, n = _two_view_keys(z1, z2, gather_distributed)
+    logits = queries @ keys.T / temperature
+    logits = logits.scatter(1, qidx[:, None], float("-inf"))  # a query is never its own negative
+    lse = torch.logsumexp(logits, dim=1)
     if labels is None:
-        idx = torch.arange(2 * b, device=z.device)
-        targets = F.one_hot((idx + b) % (2 * b), 2 * b).to(z.dtype)
-    else:
-        lab = torch.cat([labels, labels]).reshape(-1, 1)
-        pos = ((lab == lab.T) & ~self_mask).to(z.dtype)
-        targets = pos / pos.sum(dim=1, keepdim=True)
-    # -inf * 0 would give NaN: compute log_softmax, then zero the diagonal before weighting.
-    logp = F.log_softmax(logits, dim=-1).masked_fill(self_mask, 0.0)
-    return -(targets * logp).sum(dim=-1).mean()
+        pos = logits.gather(1, ((qidx + n) % (2 * n))[:, None]).squeeze(1)
+        return (lse - pos).mean()
+    lab_keys = distributed.gather_no_grad(labels) if gather_distributed else labels
+    lab_keys = torch.cat([lab_keys, lab_keys]).to(logits.device)
+    lab_q = torch.cat([labels, labels]).to(logits.device)
+    pos_mask = lab_q[:, None] == lab_keys[None, :]
+    pos_mask.scatter_(1, qidx[:, None], False)
+    n_pos = pos_mask.sum(dim=1)
+    pos_mean = torch.where(pos_mask, logits, torch.zeros((), dtype=logits.dtype, device=logits.device)).sum(1) / n_pos
+    return (lse - pos_mean).mean()
