@@ -36,6 +36,7 @@ def dcl_loss(
     temperature: float = 0.1,
     *,
     sigma: float | None = None,
+    pos_weights: torch.Tensor | None = None,
     gather_distributed: bool = False,
 ) -> torch.Tensor:
     r"""DCL (Yeh et al., 2022): NT-Xent with the positive pair removed from the denominator.
@@ -48,7 +49,8 @@ def dcl_loss(
             + \log \sum_{l \in \{1,2\}} \sum_{j \ne i} \exp s(z^{(k)}_i, z^{(l)}_j) \Big]
 
     :math:`w_i = 1` for DCL; with ``sigma`` the DCLW weights of :func:`vmf_weights` (computed over the global
-    batch when gathering). The decoupled loss can be negative. ``gather_distributed`` uses the other processes'
+    batch when gathering); or any constant ``pos_weights`` of shape ``(B,)`` (e.g. another weighting function,
+    no gradient flows through them). The decoupled loss can be negative. ``gather_distributed`` uses the other processes'
     embeddings as extra negatives (see :func:`ssl_core.nt_xent`); all processes need the same ``B``.
     """
     check_temperature(temperature)
@@ -63,7 +65,14 @@ def dcl_loss(
     key_sample = torch.arange(2 * n, device=logits.device) % n
     same = (qidx % n)[:, None] == key_sample[None, :]
     neg = torch.logsumexp(logits.masked_fill(same, float("-inf")), dim=1)
-    if sigma is not None:
+    if sigma is not None and pos_weights is not None:
+        raise ValueError("give either sigma (DCLW weights) or pos_weights, not both")
+    if pos_weights is not None:
+        if pos_weights.shape != (z1.shape[0],):
+            raise ValueError(f"pos_weights must have shape ({z1.shape[0]},), got {tuple(pos_weights.shape)}")
+        w = pos_weights.detach().to(device=pos.device, dtype=pos.dtype)
+        pos = pos * torch.cat([w, w])
+    elif sigma is not None:
         if gather:
             w_all = vmf_weights(distributed.gather_no_grad(z1), distributed.gather_no_grad(z2), sigma)
             off = distributed.rank_offset(z1.shape[0])

@@ -28,7 +28,7 @@ def moco_info_nce(
         \mathcal{L} = -\frac1B \sum_i \log \frac{e^{s(q_i, k_i)}}
             {e^{s(q_i, k_i)} + \sum_k e^{s(q_i, n_k)} + \sum_s e^{s(q_i, h_{i,s})}}
 
-    Without extra negatives it equals ``info_nce(query, cat([key, negatives]))``.
+    Without extra negatives, row ``i`` is ``info_nce(query[i:i+1], cat([key[i:i+1], negatives]))``.
     """
     check_temperature(temperature)
     if query.ndim != 2 or query.shape != key.shape:

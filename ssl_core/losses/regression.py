@@ -83,7 +83,8 @@ def supremix_pairs(
       :math:`h^-_{a,1} = \nu z_a + (1-\nu) z_j` and :math:`h^-_{a,2} = \nu z_a + (1-\nu) z_k` with
       :math:`\nu` = ``neg_lam`` in ``(0, 1)``; each valid when its neighbour exists.
 
-    Labels within ``tol`` of the anchor's count as equal. Returns ``(hard_pos (B, D), pos_valid (B,),
+    Labels within ``tol`` of the anchor's count as equal; when several samples share the neighbouring label, the
+    first one in batch order is used. Returns ``(hard_pos (B, D), pos_valid (B,),
     hard_neg (B, 2, D), neg_valid (B, 2))``; invalid rows hold zeros.
     """
     if z.ndim != 2 or labels.shape != (z.shape[0],):
