@@ -35,16 +35,30 @@ def rank() -> int:
     return dist.get_rank() if is_distributed() else 0
 
 
+class _ContiguousGrad(torch.autograd.Function):
+    """Identity whose backward makes the incoming gradient contiguous (collectives need dense buffers)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+        return grad.contiguous()
+
+
 def gather(x: torch.Tensor) -> torch.Tensor:
     """Concatenate ``x`` from every process along dim 0, keeping the autograd graph.
 
-    All processes must pass tensors of the same shape. Identity without a process group.
+    All processes must pass tensors of the same shape. Identity without a process group. The gradient that
+    reaches the gathered tensor may be strided (e.g. after a transpose); it is made contiguous before the
+    collective of the backward pass, which otherwise reads the wrong elements.
     """
     if world_size() == 1:
         return x
     from torch.distributed.nn.functional import all_gather
 
-    return torch.cat(all_gather(x), dim=0)
+    return _ContiguousGrad.apply(torch.cat(all_gather(x.contiguous()), dim=0))
 
 
 @torch.no_grad()
