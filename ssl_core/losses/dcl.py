@@ -60,11 +60,13 @@ def dcl_loss(
         raise ValueError("DCL needs at least two samples (the negatives are the other samples)")
     gather = gather_distributed and distributed.world_size() > 1
     queries, keys, qidx, n = _two_view_keys(z1, z2, gather_distributed)
-    logits = queries @ keys.T / temperature
-    pos = logits.gather(1, ((qidx + n) % (2 * n))[:, None]).squeeze(1)
-    key_sample = torch.arange(2 * n, device=logits.device) % n
-    same = (qidx % n)[:, None] == key_sample[None, :]
-    neg = torch.logsumexp(logits.masked_fill(same, float("-inf")), dim=1)
+    queries = queries / temperature
+    pos_idx = (qidx + n) % (2 * n)
+    pos = (queries * keys[pos_idx]).sum(-1)
+    logits = queries @ keys.T
+    # drop the query itself and its positive, in place (the matmul output is not saved for backward)
+    logits.scatter_(1, torch.stack([qidx, pos_idx], dim=1), float("-inf"))
+    neg = torch.logsumexp(logits, dim=1)
     if sigma is not None and pos_weights is not None:
         raise ValueError("give either sigma (DCLW weights) or pos_weights, not both")
     if pos_weights is not None:

@@ -138,11 +138,14 @@ def nt_xent(
     if labels is not None and labels.shape != (z1.shape[0],):
         raise ValueError(f"labels must have shape ({z1.shape[0]},), got {tuple(labels.shape)}")
     queries, keys, qidx, n = _two_view_keys(z1, z2, gather_distributed)
-    logits = queries @ keys.T / temperature
-    logits = logits.scatter(1, qidx[:, None], float("-inf"))  # a query is never its own negative
+    queries = queries / temperature  # scale the (2B, D) side, not the (2B, 2BW) matrix
+    logits = queries @ keys.T
+    # In place: the matmul output is not saved for backward, so masking it costs no second B x B buffer.
+    logits.scatter_(1, qidx[:, None], float("-inf"))  # a query is never its own negative
     lse = torch.logsumexp(logits, dim=1)
     if labels is None:
-        pos = logits.gather(1, ((qidx + n) % (2 * n))[:, None]).squeeze(1)
+        # positive logits as row-wise dot products: O(B D), and no B x B gradient buffer for them
+        pos = (queries * keys[(qidx + n) % (2 * n)]).sum(-1)
         return (lse - pos).mean()
     lab_keys = distributed.gather_no_grad(labels) if gather_distributed else labels
     lab_keys = torch.cat([lab_keys, lab_keys]).to(logits.device)
@@ -150,5 +153,6 @@ def nt_xent(
     pos_mask = lab_q[:, None] == lab_keys[None, :]
     pos_mask.scatter_(1, qidx[:, None], False)
     n_pos = pos_mask.sum(dim=1)
-    pos_mean = torch.where(pos_mask, logits, torch.zeros((), dtype=logits.dtype, device=logits.device)).sum(1) / n_pos
-    return (lse - pos_mean).mean()
+    # mean positive logit = <q_i, sum of positive keys> / |P(i)|, through a (constant) mask matmul
+    pos_sum = (queries * (pos_mask.to(keys.dtype) @ keys)).sum(-1)
+    return (lse - pos_sum / n_pos).mean()
