@@ -11,12 +11,14 @@ Pairs compared (same embeddings, same temperature, values checked to agree):
 * SupCon   -- ssl_core.nt_xent(labels=) | pml SupConLoss
 * DCL      -- ssl_core.dcl_loss | lightly DCLLoss
 
-Time: median of ``--repeats`` forward+backward passes after one warm-up (``torch.cuda.synchronize`` on GPU).
+Time: best (minimum) of ``--repeats`` forward+backward passes after one warm-up, implementations interleaved
+(``torch.cuda.synchronize`` on GPU); the minimum is the least sensitive to other load on a shared machine.
 Peak memory: on GPU ``torch.cuda.max_memory_allocated`` minus the allocation before the step. On CPU the growth of
-the resident set during the step: the kernel's high-water mark is reset (``/proc/self/clear_refs``) before the step
-and ``VmHWM - VmRSS(before)`` is read after it; the script re-executes itself with ``MALLOC_MMAP_THRESHOLD_=65536``
-so that freed tensors go back to the kernel and the number is the peak of live buffers, not of malloc's cache.
-It is Linux-only; elsewhere the CPU memory column says n/a. The B x B similarity matrix is printed for scale:
+the resident set during one step: the kernel's high-water mark is reset (``/proc/self/clear_refs``) before the step
+and ``VmHWM - VmRSS(before)`` is read after it. CPU memory is measured in a child process started with
+``MALLOC_MMAP_THRESHOLD_=65536`` (so freed tensors go back to the kernel and the number is the peak of live
+buffers, not of malloc's cache); timings come from the parent, with the default allocator. Linux-only; elsewhere
+the CPU memory column says n/a. The B x B similarity matrix is printed for scale:
 a loss whose memory grows like B x B x D would show ratios that grow with D.
 """
 
@@ -24,16 +26,19 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
-import statistics
+import subprocess
 import sys
 import time
 import types
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
-import ssl_core
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's ssl_core, not an installed one
+import ssl_core  # noqa: E402
 
 TEMPERATURE = 0.5
 
@@ -131,42 +136,91 @@ def _step(fn: Callable, z1: torch.Tensor, z2: torch.Tensor, labels: torch.Tensor
     return float(loss.detach())
 
 
-def measure(fn, z1, z2, labels, repeats: int, cpu_mem: bool) -> tuple[float, float | None, float]:
-    """(median seconds, peak extra bytes or None, loss value) of forward+backward."""
+def peak_memory(fn, z1, z2, labels, cpu_mem: bool) -> float | None:
+    """Extra bytes at the peak of one forward+backward (after a warm-up step)."""
     device = z1.device
-    value = _step(fn, z1, z2, labels)  # warm-up
+    _step(fn, z1, z2, labels)
+    z1.grad = z2.grad = None
     _sync(device)
-    # memory, in its own pass
-    peak = None
     if device.type == "cuda":
         torch.cuda.empty_cache()
         base = torch.cuda.memory_allocated(device)
         torch.cuda.reset_peak_memory_stats(device)
         _step(fn, z1, z2, labels)
         _sync(device)
-        peak = torch.cuda.max_memory_allocated(device) - base
-    elif cpu_mem:
-        z1.grad = z2.grad = None
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        before = _proc_status()["VmRSS"]
-        _step(fn, z1, z2, labels)
-        peak = max(_proc_status()["VmHWM"] - before, 0)
-    times = []
-    for _ in range(repeats):
-        _sync(device)
-        t0 = time.perf_counter()
-        _step(fn, z1, z2, labels)
-        _sync(device)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), peak, value
+        return torch.cuda.max_memory_allocated(device) - base
+    if not cpu_mem:
+        return None
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    before = _proc_status()["VmRSS"]
+    _step(fn, z1, z2, labels)
+    return max(_proc_status()["VmHWM"] - before, 0)
 
 
 def _fmt_mem(b: float | None) -> str:
     return "n/a" if b is None else f"{b / 2**20:.0f}"
 
 
+def _pml_ntxent_bytes(b: int, elem: int) -> int:
+    """pml's NTXentLoss builds a (positive pairs) x (negative pairs) matrix: 2B x 2B(2B-2) elements."""
+    return 2 * b * 2 * b * (2 * b - 2) * elem
+
+
+def _cases(args, impls):
+    """Every (loss, B, D, impl) to run, or a skip reason."""
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    elem = torch.finfo(getattr(torch, args.dtype)).bits // 8
+    for loss_name in [s.strip() for s in args.losses.split(",") if s.strip()]:
+        for b in [int(x) for x in args.batch_sizes.split(",")]:
+            for d in [int(x) for x in args.dims.split(",")]:
+                for impl, table in impls.items():
+                    if loss_name not in table:
+                        continue
+                    reason = None
+                    if f"{impl}:{loss_name}:{b}" in skip:
+                        reason = "skipped (--skip)"
+                    elif impl == "pml" and loss_name == "NT-Xent" and _pml_ntxent_bytes(b, elem) > args.max_bytes:
+                        reason = (f"skipped: needs a {_pml_ntxent_bytes(b, elem) / 2**30:.0f} GiB pair matrix "
+                                  f"(> --max-bytes)")
+                    yield loss_name, b, d, impl, reason
+
+
+def _inputs(b, d, args, device):
+    g = torch.Generator().manual_seed(b * 1000 + d)
+    dtype = getattr(torch, args.dtype)
+    z1 = torch.randn(b, d, generator=g).to(device=device, dtype=dtype).requires_grad_()
+    z2 = torch.randn(b, d, generator=g).to(device=device, dtype=dtype).requires_grad_()
+    labels = torch.randint(args.n_classes, (b,), generator=g).to(device)
+    return z1, z2, labels
+
+
+def _load_impls(quiet: bool = False) -> dict[str, dict[str, Callable]]:
+    impls: dict[str, dict[str, Callable]] = {"ssl_core": _ours()}
+    for name, loader in (("pml", _load_pml), ("lightly", _load_lightly)):
+        got = loader()
+        if isinstance(got, str):
+            if not quiet:
+                print(f"note: skipping {name}: {got}")
+        else:
+            impls[name] = got
+    return impls
+
+
+def _cpu_memory_in_child(argv: list[str]) -> dict[str, float | None]:
+    """Run the memory measurements in a child process with a fixed mmap threshold (see the module docstring)."""
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), *argv, "--memory-child"], env=env,
+                         capture_output=True, text=True, check=False)
+    for line in out.stdout.splitlines():
+        if line.startswith("MEMORY_JSON "):
+            return json.loads(line[len("MEMORY_JSON "):])
+    print(f"note: CPU memory measurement failed: {out.stderr[-500:]}")
+    return {}
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch-sizes", default="256,1024,4096", help="comma-separated B (default %(default)s)")
     ap.add_argument("--dims", default="128,768", help="comma-separated D (default %(default)s)")
@@ -176,64 +230,79 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--losses", default="NT-Xent,SupCon,DCL")
     ap.add_argument("--n-classes", type=int, default=16, help="labels for SupCon are drawn from this many classes")
     ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: leave torch's default)")
-    ap.add_argument("--skip", default="", help="comma-separated 'impl:loss:B' combinations to skip, e.g. "
-                    "'pml:NT-Xent:4096' (pml's NT-Xent enumerates all 4B^2 pairs)")
+    ap.add_argument("--max-bytes", type=float, default=4 * 2**30,
+                    help="skip pml NT-Xent when its pair matrix would exceed this many bytes (default 4 GiB)")
+    ap.add_argument("--skip", default="", help="comma-separated 'impl:loss:B' combinations to skip")
+    ap.add_argument("--no-memory", action="store_true", help="time only")
+    ap.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
     device = torch.device(args.device)
-    if device.type == "cpu" and sys.platform.startswith("linux") and os.environ.get("MALLOC_MMAP_THRESHOLD_") is None:
-        env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")
-        os.execve(sys.executable, [sys.executable, *sys.argv], env)  # see the module docstring
-
     if args.threads:
         torch.set_num_threads(args.threads)
-    dtype = getattr(torch, args.dtype)
-    cpu_mem = device.type == "cpu" and _can_measure_cpu()
-    impls: dict[str, dict[str, Callable]] = {"ssl_core": _ours()}
-    for name, loader in (("pml", _load_pml), ("lightly", _load_lightly)):
-        got = loader()
-        if isinstance(got, str):
-            print(f"note: skipping {name}: {got}")
-        else:
-            impls[name] = got
-    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
-    losses = [s.strip() for s in args.losses.split(",") if s.strip()]
-    batch_sizes = [int(s) for s in args.batch_sizes.split(",")]
-    dims = [int(s) for s in args.dims.split(",")]
+    if args.memory_child:
+        impls = _load_impls(quiet=True)
+        cpu_mem = _can_measure_cpu()
+        res = {}
+        for loss_name, b, d, impl, reason in _cases(args, impls):
+            if reason is None:
+                z1, z2, labels = _inputs(b, d, args, device)
+                res[f"{loss_name}|{b}|{d}|{impl}"] = peak_memory(impls[impl][loss_name], z1, z2, labels, cpu_mem)
+        print("MEMORY_JSON " + json.dumps(res))
+        return 0
 
-    print(f"device: {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else f'{torch.get_num_threads()} threads'}), "
-          f"dtype {args.dtype}, torch {torch.__version__}, repeats {args.repeats}, temperature {TEMPERATURE}")
-    print("memory: " + ("torch.cuda.max_memory_allocated growth" if device.type == "cuda" else
-                        "resident-set growth (VmHWM after - VmRSS before, MALLOC_MMAP_THRESHOLD_=65536)"
-                        if cpu_mem else "n/a"))
+    impls = _load_impls()
+    mem: dict[str, float | None] = {}
+    mem_note = "not measured (--no-memory)"
+    if not args.no_memory:
+        if device.type == "cpu":
+            if sys.platform.startswith("linux") and _can_measure_cpu():
+                mem = _cpu_memory_in_child(argv)
+                mem_note = "resident-set growth during one step (VmHWM after - VmRSS before), child process with " \
+                           "MALLOC_MMAP_THRESHOLD_=65536"
+            else:
+                mem_note = "n/a (needs Linux /proc)"
+        else:
+            mem_note = "torch.cuda.max_memory_allocated growth during one step"
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{torch.get_num_threads()} threads"
+    print(f"device: {device} ({where}), dtype {args.dtype}, torch {torch.__version__}, best of {args.repeats}, "
+          f"temperature {TEMPERATURE}")
+    print(f"memory: {mem_note}")
     print()
-    print("| loss | B | D | impl | time ms | peak MiB | BxB MiB | time vs ssl_core | mem vs ssl_core | |loss - ours| |")
+    print("| loss | B | D | impl | time ms | peak MiB | 2Bx2B MiB | time / ssl_core | mem / ssl_core | abs(loss - ours) |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for loss_name in losses:
-        for b in batch_sizes:
-            for d in dims:
-                g = torch.Generator().manual_seed(b * 1000 + d)
-                z1 = torch.randn(b, d, generator=g).to(device=device, dtype=dtype).requires_grad_()
-                z2 = torch.randn(b, d, generator=g).to(device=device, dtype=dtype).requires_grad_()
-                labels = torch.randint(args.n_classes, (b,), generator=g).to(device)
-                bxb = (2 * b) ** 2 * z1.element_size()
-                ours = None
-                for impl, table in impls.items():
-                    if loss_name not in table:
-                        continue
-                    if f"{impl}:{loss_name}:{b}" in skip:
-                        print(f"| {loss_name} | {b} | {d} | {impl} | skipped | | | | | |")
-                        continue
-                    t, mem, val = measure(table[loss_name], z1, z2, labels, args.repeats, cpu_mem)
-                    if impl == "ssl_core":
-                        ours = (t, mem, val)
-                        rel_t = rel_m = diff = "1.00"
-                    else:
-                        rel_t = f"{t / ours[0]:.2f}"
-                        rel_m = "n/a" if mem is None or not ours[1] else f"{mem / ours[1]:.2f}"
-                        diff = f"{abs(val - ours[2]):.1e}"
-                    print(f"| {loss_name} | {b} | {d} | {impl} | {t * 1e3:.1f} | {_fmt_mem(mem)} | {bxb / 2**20:.0f} "
-                          f"| {rel_t} | {rel_m} | {diff} |", flush=True)
+    groups: dict[tuple, list] = {}
+    for loss_name, b, d, impl, reason in _cases(args, impls):
+        groups.setdefault((loss_name, b, d), []).append((impl, reason))
+    for (loss_name, b, d), entries in groups.items():
+        z1, z2, labels = _inputs(b, d, args, device)
+        bxb = (2 * b) ** 2 * z1.element_size()
+        runnable = [impl for impl, reason in entries if reason is None]
+        values, times = {}, {impl: [] for impl in runnable}
+        for impl in runnable:  # warm-up and loss value
+            values[impl] = _step(impls[impl][loss_name], z1, z2, labels)
+        for _ in range(args.repeats):  # interleaved, so that background load hits every implementation alike
+            for impl in runnable:
+                _sync(device)
+                t0 = time.perf_counter()
+                _step(impls[impl][loss_name], z1, z2, labels)
+                _sync(device)
+                times[impl].append(time.perf_counter() - t0)
+        if device.type == "cuda" and not args.no_memory:
+            for impl in runnable:
+                mem[f"{loss_name}|{b}|{d}|{impl}"] = peak_memory(impls[impl][loss_name], z1, z2, labels, False)
+        ours_t = min(times["ssl_core"]) if "ssl_core" in times else None
+        ours_m = mem.get(f"{loss_name}|{b}|{d}|ssl_core")
+        for impl, reason in entries:
+            if reason is not None:
+                print(f"| {loss_name} | {b} | {d} | {impl} | {reason} | | {bxb / 2**20:.0f} | | | |")
+                continue
+            t, m = min(times[impl]), mem.get(f"{loss_name}|{b}|{d}|{impl}")
+            rel_t = "n/a" if ours_t is None else f"{t / ours_t:.2f}"
+            rel_m = "n/a" if m is None or not ours_m else f"{m / ours_m:.2f}"
+            diff = "n/a" if "ssl_core" not in values else f"{abs(values[impl] - values['ssl_core']):.1e}"
+            print(f"| {loss_name} | {b} | {d} | {impl} | {t * 1e3:.1f} | {_fmt_mem(m)} | {bxb / 2**20:.0f} "
+                  f"| {rel_t} | {rel_m} | {diff} |", flush=True)
     return 0
 
 
