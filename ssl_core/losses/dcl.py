@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from ssl_core import distributed
-from ssl_core.losses.infonce import _two_view_keys, check_temperature
+from ssl_core.losses.infonce import _two_view_keys, check_temperature, masked_logsumexp
 
 __all__ = ["vmf_weights", "dcl_loss", "dclw_loss"]
 
@@ -63,10 +63,8 @@ def dcl_loss(
     queries = queries / temperature
     pos_idx = (qidx + n) % (2 * n)
     pos = (queries * keys[pos_idx]).sum(-1)
-    logits = queries @ keys.T
-    # drop the query itself and its positive, in place (the matmul output is not saved for backward)
-    logits.scatter_(1, torch.stack([qidx, pos_idx], dim=1), float("-inf"))
-    neg = torch.logsumexp(logits, dim=1)
+    # the query itself and its positive are left out of the denominator
+    neg, _ = masked_logsumexp(queries, keys, torch.stack([qidx, pos_idx], dim=1))
     if sigma is not None and pos_weights is not None:
         raise ValueError("give either sigma (DCLW weights) or pos_weights, not both")
     if pos_weights is not None:

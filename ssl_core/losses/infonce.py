@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from ssl_core import distributed
 
-__all__ = ["check_temperature", "soft_target_cross_entropy", "info_nce", "nt_xent"]
+__all__ = ["check_temperature", "soft_target_cross_entropy", "info_nce", "nt_xent", "masked_logsumexp"]
 
 
 def check_temperature(temperature: float) -> None:
@@ -27,6 +27,55 @@ def soft_target_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> to
     contrastive logits meet their targets, so hard, SupCon-style and mixup targets share a code path.
     """
     return -(targets * F.log_softmax(logits, dim=-1)).sum(dim=-1).mean()
+
+
+class _MaskedLogSumExp(torch.autograd.Function):
+    """Row-wise ``logsumexp`` of ``q @ k.T`` with some columns excluded, and optionally the mean logit over a
+    boolean positive mask, with a hand-written backward that keeps one ``M x N`` buffer.
+
+    Autograd's generic path keeps the masked and unmasked logits and allocates the softmax and the
+    incoming-gradient products as further ``M x N`` buffers; here the matmul output is masked in place, saved, and
+    the backward builds the gradient in a single new buffer. Used by the contrastive losses for their only
+    ``B x B`` term. Not twice differentiable.
+    """
+
+    @staticmethod
+    def forward(ctx, q, k, exclude, pos_mask):  # noqa: ANN001, ANN205
+        logits = q @ k.T
+        logits.scatter_(1, exclude, float("-inf"))
+        lse = torch.logsumexp(logits, dim=1)
+        if pos_mask is None:
+            pos_mean = lse.new_zeros(0)
+            inv_n = None
+        else:
+            inv_n = 1.0 / pos_mask.sum(dim=1).to(logits.dtype)
+            pos_mean = torch.where(pos_mask, logits, logits.new_zeros(())).sum(1) * inv_n
+        ctx.save_for_backward(q, k, logits, lse, pos_mask, inv_n)
+        return lse, pos_mean
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, g_lse, g_pos):  # noqa: ANN001, ANN205
+        q, k, logits, lse, pos_mask, inv_n = ctx.saved_tensors
+        # softmax * g in one new buffer (the saved logits stay intact: backward may run again with retain_graph)
+        grad = (logits - lse[:, None]).exp_().mul_(g_lse[:, None])
+        if pos_mask is not None and g_pos is not None and g_pos.numel():
+            grad.add_(pos_mask * (g_pos * inv_n)[:, None])
+        grad_q = grad @ k if ctx.needs_input_grad[0] else None
+        grad_k = grad.T @ q if ctx.needs_input_grad[1] else None
+        return grad_q, grad_k, None, None
+
+
+def masked_logsumexp(
+    q: torch.Tensor, k: torch.Tensor, exclude: torch.Tensor, pos_mask: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Memory-lean building block: :math:`\mathrm{lse}_i = \log \sum_{j \notin E(i)} e^{\langle q_i, k_j \rangle}` and,
+    with ``pos_mask``, the mean of :math:`\langle q_i, k_j \rangle` over :math:`j` in the mask.
+
+    ``exclude`` is an ``(M, E)`` index tensor of the columns :math:`E(i)` left out of row ``i``. ``q`` is expected
+    to be pre-scaled by ``1/temperature``. Peak memory is about one ``M x N`` matrix in forward and two in backward.
+    """
+    return _MaskedLogSumExp.apply(q, k, exclude, pos_mask)
 
 
 def _positive_targets(
@@ -139,20 +188,16 @@ def nt_xent(
         raise ValueError(f"labels must have shape ({z1.shape[0]},), got {tuple(labels.shape)}")
     queries, keys, qidx, n = _two_view_keys(z1, z2, gather_distributed)
     queries = queries / temperature  # scale the (2B, D) side, not the (2B, 2BW) matrix
-    logits = queries @ keys.T
-    # In place: the matmul output is not saved for backward, so masking it costs no second B x B buffer.
-    logits.scatter_(1, qidx[:, None], float("-inf"))  # a query is never its own negative
-    lse = torch.logsumexp(logits, dim=1)
+    exclude = qidx[:, None]  # a query is never its own negative
     if labels is None:
+        lse, _ = masked_logsumexp(queries, keys, exclude)
         # positive logits as row-wise dot products: O(B D), and no B x B gradient buffer for them
         pos = (queries * keys[(qidx + n) % (2 * n)]).sum(-1)
         return (lse - pos).mean()
     lab_keys = distributed.gather_no_grad(labels) if gather_distributed else labels
-    lab_keys = torch.cat([lab_keys, lab_keys]).to(logits.device)
-    lab_q = torch.cat([labels, labels]).to(logits.device)
+    lab_keys = torch.cat([lab_keys, lab_keys]).to(queries.device)
+    lab_q = torch.cat([labels, labels]).to(queries.device)
     pos_mask = lab_q[:, None] == lab_keys[None, :]
-    pos_mask.scatter_(1, qidx[:, None], False)
-    n_pos = pos_mask.sum(dim=1)
-    # mean positive logit = <q_i, sum of positive keys> / |P(i)|, through a (constant) mask matmul
-    pos_sum = (queries * (pos_mask.to(keys.dtype) @ keys)).sum(-1)
-    return (lse - pos_sum / n_pos).mean()
+    pos_mask.scatter_(1, exclude, False)
+    lse, pos_mean = masked_logsumexp(queries, keys, exclude, pos_mask)
+    return (lse - pos_mean).mean()

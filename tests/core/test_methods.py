@@ -490,3 +490,22 @@ def test_everything_is_exported():
     assert {"dcl_loss", "NegativeQueue", "mochi_loss", "manifold_mixup", "slerp", "c_mixup_partners",
             "supremix_loss", "mixed_barlow_twins_loss", "cwcl_loss", "decoupled_mixup_loss", "i_mix_loss",
             "multiview_info_nce", "ema_update_", "cosine_momentum"} <= set(ssl_core.__all__)
+
+
+def test_masked_logsumexp_matches_autograd_and_survives_retain_graph():
+    from ssl_core.losses.infonce import masked_logsumexp
+
+    q, k = _rand(5, 3).requires_grad_(), _rand(7, 3, seed=1).requires_grad_()
+    exclude = torch.tensor([[0], [1], [2], [3], [4]])
+    mask = torch.rand(5, 7, generator=torch.Generator().manual_seed(0)) > 0.5
+    mask[:, 6] = True
+    mask.scatter_(1, exclude, False)
+    assert torch.autograd.gradcheck(lambda a, b: masked_logsumexp(a, b, exclude, mask), (q, k))
+    lse, pos = masked_logsumexp(q, k, exclude, mask)
+    logits = (q @ k.T).scatter(1, exclude, float("-inf"))
+    assert torch.allclose(lse, torch.logsumexp(logits, 1))
+    assert torch.allclose(pos, torch.where(mask, logits, torch.zeros(())).sum(1) / mask.sum(1))
+    out = (lse - pos).sum()
+    g1 = torch.autograd.grad(out, (q, k), retain_graph=True)
+    g2 = torch.autograd.grad(out, (q, k))
+    assert all(torch.equal(a, b) for a, b in zip(g1, g2))
