@@ -29,6 +29,12 @@ def soft_target_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> to
     return -(targets * F.log_softmax(logits, dim=-1)).sum(dim=-1).mean()
 
 
+def _row_chunks(mat: torch.Tensor, max_elements: int = 1 << 22) -> list[slice]:
+    """Row slices of ``mat`` holding at most ``max_elements`` entries each (at least one row)."""
+    step = max(1, max_elements // max(1, mat.shape[1]))
+    return [slice(i, min(i + step, mat.shape[0])) for i in range(0, mat.shape[0], step)]
+
+
 class _MaskedLogSumExp(torch.autograd.Function):
     """Row-wise ``logsumexp`` of ``q @ k.T`` with some columns excluded, and optionally the mean logit over a
     boolean positive mask, with a hand-written backward that keeps one ``M x N`` buffer.
@@ -43,13 +49,23 @@ class _MaskedLogSumExp(torch.autograd.Function):
     def forward(ctx, q, k, exclude, pos_mask):  # noqa: ANN001, ANN205
         logits = q @ k.T
         logits.scatter_(1, exclude, float("-inf"))
-        lse = torch.logsumexp(logits, dim=1)
+        lse = logits.new_empty(logits.shape[0])
+        for rows in _row_chunks(logits):  # torch.logsumexp's own temporaries would be two more M x N buffers
+            lse[rows] = torch.logsumexp(logits[rows], dim=1)
         if pos_mask is None:
             pos_mean = lse.new_zeros(0)
             inv_n = None
         else:
-            inv_n = 1.0 / pos_mask.sum(dim=1).to(logits.dtype)
-            pos_mean = torch.where(pos_mask, logits, logits.new_zeros(())).sum(1) * inv_n
+            # chunked: counting a bool matrix upcasts it to int64 (8 bytes per entry), and the masked sum needs a
+            # temporary; row chunks keep both small instead of adding M x N buffers
+            inv_n = logits.new_empty(logits.shape[0])
+            pos_mean = logits.new_empty(logits.shape[0])
+            zero = logits.new_zeros(())
+            for rows in _row_chunks(logits):
+                inv_n[rows] = pos_mask[rows].sum(1).to(logits.dtype)
+                pos_mean[rows] = torch.where(pos_mask[rows], logits[rows], zero).sum(1)
+            inv_n.reciprocal_()
+            pos_mean.mul_(inv_n)
         ctx.save_for_backward(q, k, logits, lse, pos_mask, inv_n)
         return lse, pos_mean
 
@@ -58,9 +74,14 @@ class _MaskedLogSumExp(torch.autograd.Function):
     def backward(ctx, g_lse, g_pos):  # noqa: ANN001, ANN205
         q, k, logits, lse, pos_mask, inv_n = ctx.saved_tensors
         # softmax * g in one new buffer (the saved logits stay intact: backward may run again with retain_graph)
-        grad = (logits - lse[:, None]).exp_().mul_(g_lse[:, None])
+        grad = torch.empty_like(logits)
+        for rows in _row_chunks(logits):
+            torch.sub(logits[rows], lse[rows, None], out=grad[rows])
+        grad.exp_().mul_(g_lse[:, None])
         if pos_mask is not None and g_pos is not None and g_pos.numel():
-            grad.add_(pos_mask * (g_pos * inv_n)[:, None])
+            coef = (g_pos * inv_n)[:, None]
+            for rows in _row_chunks(grad):
+                grad[rows].add_(pos_mask[rows] * coef[rows])
         grad_q = grad @ k if ctx.needs_input_grad[0] else None
         grad_k = grad.T @ q if ctx.needs_input_grad[1] else None
         return grad_q, grad_k, None, None
