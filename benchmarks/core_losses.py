@@ -12,7 +12,9 @@ Pairs compared (same embeddings, same temperature, values checked to agree):
 * DCL      -- ssl_core.dcl_loss | lightly DCLLoss
 
 Time: best (minimum) of ``--repeats`` forward+backward passes after one warm-up, implementations interleaved
-(``torch.cuda.synchronize`` on GPU); the minimum is the least sensitive to other load on a shared machine.
+(``torch.cuda.synchronize`` on GPU); the minimum is the least sensitive to other load on a shared machine. Both
+wall-clock and process CPU time (``time.process_time``, all threads) are reported: on a loaded CPU machine the
+CPU time is the fairer comparison, on GPU only the wall time means anything.
 Peak memory: on GPU ``torch.cuda.max_memory_allocated`` minus the allocation before the step. On CPU the growth of
 the resident set during one step: the kernel's high-water mark is reset (``/proc/self/clear_refs``) before the step
 and ``VmHWM - VmRSS(before)`` is read after it. CPU memory is measured in a child process started with
@@ -222,7 +224,7 @@ def _cpu_memory_in_child(argv: list[str]) -> dict[str, float | None]:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--batch-sizes", default="256,1024,4096", help="comma-separated B (default %(default)s)")
+    ap.add_argument("--batch-sizes", default="256,1024,2048", help="comma-separated B (default %(default)s)")
     ap.add_argument("--dims", default="128,768", help="comma-separated D (default %(default)s)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--dtype", default="float32", choices=["float32", "float64", "bfloat16", "float16"])
@@ -269,8 +271,9 @@ def main(argv: list[str] | None = None) -> int:
           f"temperature {TEMPERATURE}")
     print(f"memory: {mem_note}")
     print()
-    print("| loss | B | D | impl | time ms | peak MiB | 2Bx2B MiB | time / ssl_core | mem / ssl_core | abs(loss - ours) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| loss | B | D | impl | wall ms | cpu ms | peak MiB | 2Bx2B MiB | wall / ssl_core | cpu / ssl_core "
+          "| mem / ssl_core | abs(loss - ours) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     groups: dict[tuple, list] = {}
     for loss_name, b, d, impl, reason in _cases(args, impls):
         groups.setdefault((loss_name, b, d), []).append((impl, reason))
@@ -278,31 +281,34 @@ def main(argv: list[str] | None = None) -> int:
         z1, z2, labels = _inputs(b, d, args, device)
         bxb = (2 * b) ** 2 * z1.element_size()
         runnable = [impl for impl, reason in entries if reason is None]
-        values, times = {}, {impl: [] for impl in runnable}
+        values, times, cpu_times = {}, {impl: [] for impl in runnable}, {impl: [] for impl in runnable}
         for impl in runnable:  # warm-up and loss value
             values[impl] = _step(impls[impl][loss_name], z1, z2, labels)
         for _ in range(args.repeats):  # interleaved, so that background load hits every implementation alike
             for impl in runnable:
                 _sync(device)
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 _step(impls[impl][loss_name], z1, z2, labels)
                 _sync(device)
                 times[impl].append(time.perf_counter() - t0)
+                cpu_times[impl].append(time.process_time() - c0)
         if device.type == "cuda" and not args.no_memory:
             for impl in runnable:
                 mem[f"{loss_name}|{b}|{d}|{impl}"] = peak_memory(impls[impl][loss_name], z1, z2, labels, False)
         ours_t = min(times["ssl_core"]) if "ssl_core" in times else None
+        ours_c = min(cpu_times["ssl_core"]) if "ssl_core" in cpu_times else None
         ours_m = mem.get(f"{loss_name}|{b}|{d}|ssl_core")
         for impl, reason in entries:
             if reason is not None:
-                print(f"| {loss_name} | {b} | {d} | {impl} | {reason} | | {bxb / 2**20:.0f} | | | |")
+                print(f"| {loss_name} | {b} | {d} | {impl} | {reason} | | | {bxb / 2**20:.0f} | | | | |")
                 continue
-            t, m = min(times[impl]), mem.get(f"{loss_name}|{b}|{d}|{impl}")
+            t, c, m = min(times[impl]), min(cpu_times[impl]), mem.get(f"{loss_name}|{b}|{d}|{impl}")
             rel_t = "n/a" if ours_t is None else f"{t / ours_t:.2f}"
+            rel_c = "n/a" if not ours_c else f"{c / ours_c:.2f}"
             rel_m = "n/a" if m is None or not ours_m else f"{m / ours_m:.2f}"
             diff = "n/a" if "ssl_core" not in values else f"{abs(values[impl] - values['ssl_core']):.1e}"
-            print(f"| {loss_name} | {b} | {d} | {impl} | {t * 1e3:.1f} | {_fmt_mem(m)} | {bxb / 2**20:.0f} "
-                  f"| {rel_t} | {rel_m} | {diff} |", flush=True)
+            print(f"| {loss_name} | {b} | {d} | {impl} | {t * 1e3:.1f} | {c * 1e3:.1f} | {_fmt_mem(m)} "
+                  f"| {bxb / 2**20:.0f} | {rel_t} | {rel_c} | {rel_m} | {diff} |", flush=True)
     return 0
 
 
