@@ -60,11 +60,12 @@ def dcl_loss(
         raise ValueError("DCL needs at least two samples (the negatives are the other samples)")
     gather = gather_distributed and distributed.world_size() > 1
     queries, keys, qidx, n = _two_view_keys(z1, z2, gather_distributed)
-    queries = queries / temperature
+    b = z1.shape[0]
     pos_idx = (qidx + n) % (2 * n)
-    pos = (queries * keys[pos_idx]).sum(-1)
+    pos_half = (queries[:b] * queries[b:]).sum(-1) / temperature  # the positive is the other local view
+    pos = torch.cat([pos_half, pos_half])
     # the query itself and its positive are left out of the denominator
-    neg, _ = masked_logsumexp(queries, keys, torch.stack([qidx, pos_idx], dim=1))
+    neg, _ = masked_logsumexp(queries, keys, torch.stack([qidx, pos_idx], dim=1), scale=1.0 / temperature)
     if sigma is not None and pos_weights is not None:
         raise ValueError("give either sigma (DCLW weights) or pos_weights, not both")
     if pos_weights is not None:

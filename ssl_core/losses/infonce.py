@@ -46,8 +46,10 @@ class _MaskedLogSumExp(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, q, k, exclude, pos_mask):  # noqa: ANN001, ANN205
+    def forward(ctx, q, k, exclude, pos_mask, scale):  # noqa: ANN001, ANN205
         logits = q @ k.T
+        if scale != 1.0:
+            logits.mul_(scale)  # in place: no scaled copy of q and no second M x N buffer
         logits.scatter_(1, exclude, float("-inf"))
         lse = logits.new_empty(logits.shape[0])
         for rows in _row_chunks(logits):  # torch.logsumexp's own temporaries would be two more M x N buffers
@@ -67,6 +69,7 @@ class _MaskedLogSumExp(torch.autograd.Function):
             inv_n.reciprocal_()
             pos_mean.mul_(inv_n)
         ctx.save_for_backward(q, k, logits, lse, pos_mask, inv_n)
+        ctx.scale = scale
         return lse, pos_mean
 
     @staticmethod
@@ -77,26 +80,32 @@ class _MaskedLogSumExp(torch.autograd.Function):
         grad = torch.empty_like(logits)
         for rows in _row_chunks(logits):
             torch.sub(logits[rows], lse[rows, None], out=grad[rows])
-        grad.exp_().mul_(g_lse[:, None])
+        grad.exp_().mul_(g_lse[:, None])  # softmax * g
         if pos_mask is not None and g_pos is not None and g_pos.numel():
             coef = (g_pos * inv_n)[:, None]
             for rows in _row_chunks(grad):
                 grad[rows].add_(pos_mask[rows] * coef[rows])
+        if ctx.scale != 1.0:
+            grad.mul_(ctx.scale)
         grad_q = grad @ k if ctx.needs_input_grad[0] else None
         grad_k = grad.T @ q if ctx.needs_input_grad[1] else None
-        return grad_q, grad_k, None, None
+        return grad_q, grad_k, None, None, None
 
 
 def masked_logsumexp(
-    q: torch.Tensor, k: torch.Tensor, exclude: torch.Tensor, pos_mask: torch.Tensor | None = None
+    q: torch.Tensor,
+    k: torch.Tensor,
+    exclude: torch.Tensor,
+    pos_mask: torch.Tensor | None = None,
+    scale: float = 1.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    r"""Memory-lean building block: :math:`\mathrm{lse}_i = \log \sum_{j \notin E(i)} e^{\langle q_i, k_j \rangle}` and,
-    with ``pos_mask``, the mean of :math:`\langle q_i, k_j \rangle` over :math:`j` in the mask.
+    r"""Memory-lean building block: with :math:`l_{ij} = c \langle q_i, k_j \rangle` (:math:`c` = ``scale``,
+    e.g. ``1/temperature``), :math:`\mathrm{lse}_i = \log \sum_{j \notin E(i)} e^{l_{ij}}` and, with
+    ``pos_mask``, the mean of :math:`l_{ij}` over the :math:`j` in the mask.
 
-    ``exclude`` is an ``(M, E)`` index tensor of the columns :math:`E(i)` left out of row ``i``. ``q`` is expected
-    to be pre-scaled by ``1/temperature``. Peak memory is about one ``M x N`` matrix in forward and two in backward.
+    ``exclude`` is an ``(M, E)`` index tensor of the columns :math:`E(i)` left out of row ``i``. Peak memory is about one ``M x N`` matrix in forward and two in backward.
     """
-    return _MaskedLogSumExp.apply(q, k, exclude, pos_mask)
+    return _MaskedLogSumExp.apply(q, k, exclude, pos_mask, float(scale))
 
 
 def _positive_targets(
@@ -208,17 +217,17 @@ def nt_xent(
     if labels is not None and labels.shape != (z1.shape[0],):
         raise ValueError(f"labels must have shape ({z1.shape[0]},), got {tuple(labels.shape)}")
     queries, keys, qidx, n = _two_view_keys(z1, z2, gather_distributed)
-    queries = queries / temperature  # scale the (2B, D) side, not the (2B, 2BW) matrix
     exclude = qidx[:, None]  # a query is never its own negative
     if labels is None:
-        lse, _ = masked_logsumexp(queries, keys, exclude)
-        # positive logits as row-wise dot products: O(B D), and no B x B gradient buffer for them
-        pos = (queries * keys[(qidx + n) % (2 * n)]).sum(-1)
-        return (lse - pos).mean()
+        lse, _ = masked_logsumexp(queries, keys, exclude, scale=1.0 / temperature)
+        # the positive of a local query is the other local view: row-wise dot products, O(B D)
+        b = z1.shape[0]
+        pos = (queries[:b] * queries[b:]).sum(-1) / temperature
+        return (lse - torch.cat([pos, pos])).mean()
     lab_keys = distributed.gather_no_grad(labels) if gather_distributed else labels
     lab_keys = torch.cat([lab_keys, lab_keys]).to(queries.device)
     lab_q = torch.cat([labels, labels]).to(queries.device)
     pos_mask = lab_q[:, None] == lab_keys[None, :]
     pos_mask.scatter_(1, exclude, False)
-    lse, pos_mean = masked_logsumexp(queries, keys, exclude, pos_mask)
+    lse, pos_mean = masked_logsumexp(queries, keys, exclude, pos_mask, scale=1.0 / temperature)
     return (lse - pos_mean).mean()
