@@ -80,7 +80,11 @@ class _MaskedLogSumExp(torch.autograd.Function):
         grad = torch.empty_like(logits)
         for rows in _row_chunks(logits):
             torch.sub(logits[rows], lse[rows, None], out=grad[rows])
-        grad.exp_().mul_(g_lse[:, None])  # softmax * g
+        grad.exp_()  # softmax
+        if g_lse is None:
+            grad.zero_()
+        else:
+            grad.mul_(g_lse[:, None])
         if pos_mask is not None and g_pos is not None and g_pos.numel():
             coef = (g_pos * inv_n)[:, None]
             for rows in _row_chunks(grad):
@@ -103,7 +107,9 @@ def masked_logsumexp(
     e.g. ``1/temperature``), :math:`\mathrm{lse}_i = \log \sum_{j \notin E(i)} e^{l_{ij}}` and, with
     ``pos_mask``, the mean of :math:`l_{ij}` over the :math:`j` in the mask.
 
-    ``exclude`` is an ``(M, E)`` index tensor of the columns :math:`E(i)` left out of row ``i``. Peak memory is about one ``M x N`` matrix in forward and two in backward.
+    ``exclude`` is an ``(M, E)`` index tensor of the columns :math:`E(i)` left out of row ``i``; every row must
+    keep at least one column. Peak memory is about one ``M x N`` matrix in forward and two in backward (plus the
+    boolean mask); the function is not twice differentiable.
     """
     return _MaskedLogSumExp.apply(q, k, exclude, pos_mask, float(scale))
 
