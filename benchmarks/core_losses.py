@@ -11,7 +11,8 @@ Pairs compared (same embeddings, same temperature, values checked to agree):
 * SupCon   -- ssl_core.nt_xent(labels=) | pml SupConLoss
 * DCL      -- ssl_core.dcl_loss | lightly DCLLoss
 
-Time: best (minimum) of ``--repeats`` forward+backward passes after one warm-up, implementations interleaved
+Time: best (minimum) of at least ``--repeats`` forward+backward passes after one warm-up (more for fast cases,
+until each implementation has ``--min-time`` seconds of samples), implementations interleaved
 (``torch.cuda.synchronize`` on GPU); the minimum is the least sensitive to other load on a shared machine. Both
 wall-clock and process CPU time (``time.process_time``, all threads) are reported: on a loaded CPU machine the
 CPU time is the fairer comparison, on GPU only the wall time means anything.
@@ -228,7 +229,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dims", default="128,768", help="comma-separated D (default %(default)s)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--dtype", default="float32", choices=["float32", "float64", "bfloat16", "float16"])
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=3, help="minimum timed rounds (default %(default)s)")
+    ap.add_argument("--min-time", type=float, default=0.5,
+                    help="keep timing fast cases until each implementation has this many seconds of samples")
     ap.add_argument("--losses", default="NT-Xent,SupCon,DCL")
     ap.add_argument("--n-classes", type=int, default=16, help="labels for SupCon are drawn from this many classes")
     ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: leave torch's default)")
@@ -267,7 +270,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             mem_note = "torch.cuda.max_memory_allocated growth during one step"
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{torch.get_num_threads()} threads"
-    print(f"device: {device} ({where}), dtype {args.dtype}, torch {torch.__version__}, best of {args.repeats}, "
+    print(f"device: {device} ({where}), dtype {args.dtype}, torch {torch.__version__}, "
+          f"best of >= {args.repeats} rounds (>= {args.min_time} s per implementation), "
           f"temperature {TEMPERATURE}")
     print(f"memory: {mem_note}")
     print()
@@ -284,7 +288,13 @@ def main(argv: list[str] | None = None) -> int:
         values, times, cpu_times = {}, {impl: [] for impl in runnable}, {impl: [] for impl in runnable}
         for impl in runnable:  # warm-up and loss value
             values[impl] = _step(impls[impl][loss_name], z1, z2, labels)
-        for _ in range(args.repeats):  # interleaved, so that background load hits every implementation alike
+        rounds = 0
+        # interleaved rounds, so that background load hits every implementation alike; at least --repeats rounds,
+        # more for fast cases until every implementation has --min-time seconds of samples (at most 50 rounds)
+        while rounds < args.repeats or (
+            rounds < 50 and any(sum(times[impl]) < args.min_time for impl in runnable)
+        ):
+            rounds += 1
             for impl in runnable:
                 _sync(device)
                 t0, c0 = time.perf_counter(), time.process_time()

@@ -5,7 +5,13 @@ from ssl_core.losses.cwcl import cwcl_loss, cwcl_weights
 from ssl_core.losses.dcl import dcl_loss, dclw_loss, vmf_weights
 from ssl_core.losses.decoupled import decoupled_mixup_loss, mixup_cross_entropy
 from ssl_core.losses.imix import i_mix_loss
-from ssl_core.losses.infonce import check_temperature, info_nce, nt_xent, soft_target_cross_entropy
+from ssl_core.losses.infonce import (
+    check_temperature,
+    info_nce,
+    masked_logsumexp,
+    nt_xent,
+    soft_target_cross_entropy,
+)
 from ssl_core.losses.m3co import m3co_loss, m3co_multimodal_loss, mixup_targets, soft_clip_loss
 from ssl_core.losses.mochi import mix_hard_negatives, mochi_loss, mochi_negatives, moco_info_nce
 from ssl_core.losses.multiview import multiview_info_nce
@@ -26,6 +32,7 @@ __all__ = [
     "info_nce",
     "m3co_loss",
     "m3co_multimodal_loss",
+    "masked_logsumexp",
     "mix_hard_negatives",
     "mixed_barlow_twins_loss",
     "mixup_cross_entropy",
