@@ -1,14 +1,51 @@
-"""Contrastive losses as pure functions of tensors (formulas in each docstring)."""
+"""Contrastive and mixup losses as pure functions of tensors (formulas in each docstring)."""
 
-from ssl_core.losses.infonce import info_nce, nt_xent, soft_target_cross_entropy
+from ssl_core.losses.barlow import barlow_twins_loss, cross_correlation, mixed_barlow_twins_loss, standardize
+from ssl_core.losses.cwcl import cwcl_loss, cwcl_weights
+from ssl_core.losses.dcl import dcl_loss, dclw_loss, vmf_weights
+from ssl_core.losses.decoupled import decoupled_mixup_loss, mixup_cross_entropy
+from ssl_core.losses.imix import i_mix_loss
+from ssl_core.losses.infonce import (
+    check_temperature,
+    info_nce,
+    masked_logsumexp,
+    nt_xent,
+    soft_target_cross_entropy,
+)
 from ssl_core.losses.m3co import m3co_loss, m3co_multimodal_loss, mixup_targets, soft_clip_loss
+from ssl_core.losses.mochi import mix_hard_negatives, mochi_loss, mochi_negatives, moco_info_nce
+from ssl_core.losses.multiview import multiview_info_nce
+from ssl_core.losses.regression import c_mixup_partners, c_mixup_probabilities, supremix_loss, supremix_pairs
 
 __all__ = [
+    "barlow_twins_loss",
+    "c_mixup_partners",
+    "c_mixup_probabilities",
+    "check_temperature",
+    "cross_correlation",
+    "cwcl_loss",
+    "cwcl_weights",
+    "dcl_loss",
+    "dclw_loss",
+    "decoupled_mixup_loss",
+    "i_mix_loss",
     "info_nce",
     "m3co_loss",
     "m3co_multimodal_loss",
+    "masked_logsumexp",
+    "mix_hard_negatives",
+    "mixed_barlow_twins_loss",
+    "mixup_cross_entropy",
     "mixup_targets",
+    "mochi_loss",
+    "mochi_negatives",
+    "moco_info_nce",
+    "multiview_info_nce",
     "nt_xent",
     "soft_clip_loss",
     "soft_target_cross_entropy",
+    "standardize",
+    "supremix_loss",
+    "supremix_pairs",
+    "vmf_weights",
 ]
