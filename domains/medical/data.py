@@ -65,17 +65,17 @@ def read_matrix_csv(path: str | Path, *, header: bool = False) -> tuple[np.ndarr
     names samples. Returns (values, sample ids or None, feature names or None)."""
     path = Path(path)
     if header:
-        frame = _read_csv(path, header=0, index_col=0)
+        frame = _read_csv(path, header=0, index_col=0, float_precision="round_trip")
         values = _check_numeric(frame, path, row_offset=1)
         return values, [str(i) for i in frame.index], [str(c) for c in frame.columns]
-    frame = _read_csv(path, header=None)
+    frame = _read_csv(path, header=None, float_precision="round_trip")
     return _check_numeric(frame, path, row_offset=0), None, None
 
 
 def read_labels(path: Path, values: np.ndarray, spec: DatasetSpec) -> np.ndarray:
     """Check that labels are whole numbers in ``range(n_classes)`` and return them as int64."""
     as_int = np.rint(values).astype(np.int64)
-    bad = (np.abs(values - as_int) > 1e-9) | (as_int < 0) | (as_int >= spec.n_classes)
+    bad = (values != as_int) | (as_int < 0) | (as_int >= spec.n_classes)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise InputError(

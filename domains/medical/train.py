@@ -17,6 +17,7 @@ rerun resume instead of starting over).
 from __future__ import annotations
 
 import argparse
+import sys
 import dataclasses
 import json
 import shutil
@@ -29,8 +30,10 @@ import numpy as np
 import pandas as pd
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
+from pytorch_lightning.callbacks import TQDMProgressBar
 from pytorch_lightning.loggers import CSVLogger
+from pytorch_lightning.plugins.environments import SLURMEnvironment
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 from sklearn.model_selection import train_test_split
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -42,8 +45,13 @@ from domains.medical.mogonet import MOGONET, MOGONETConfig, patient_graph
 from ssl_core.atomic import atomic_path, write_json
 from ssl_core.errors import InputError, report_input_errors
 from ssl_core.runtime import set_threads
+from ssl_core.training import CheckpointOnInterrupt, RNGState, checkpoint_callbacks, resume_path, was_interrupted
 
 __all__ = ["METHODS", "M3CoLModule", "MOGONETModule", "split_indices", "train_one", "main"]
+
+
+class TrainingInterrupted(Exception):
+    """Fitting stopped before its last epoch (SIGTERM, Ctrl-C): no result is written, checkpoints are kept."""
 
 
 class M3CoLModule(pl.LightningModule):
@@ -238,24 +246,29 @@ def train_one(adata: ad.AnnData, hp: dict[str, Any], seed: int, out: Path, threa
 
     out.mkdir(parents=True, exist_ok=True)
     ckpt_dir = out / "checkpoints"
-    if setup.val_loader is not None:
-        select = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_acc", mode="max", save_last=True,
-                                 save_top_k=1, enable_version_counter=False)
-    else:
-        select = ModelCheckpoint(dirpath=ckpt_dir, save_last=True, save_top_k=0)
+    periodic, select = checkpoint_callbacks(ckpt_dir, tr["checkpoint_every"], monitor_val=setup.val_loader is not None)
     timer = EpochTimer()
-    callbacks: list[pl.Callback] = [select, timer]
+    callbacks: list[pl.Callback] = [periodic, RNGState(), CheckpointOnInterrupt(ckpt_dir / "last.ckpt"), timer]
+    if select is not None:
+        callbacks.append(select)
     if progress:
         callbacks.append(TQDMProgressBar(refresh_rate=max(1, setup.epochs // 20)))
     trainer = pl.Trainer(
         max_epochs=setup.epochs, accelerator="auto", devices=1, logger=CSVLogger(out, name="logs", version=""),
         callbacks=callbacks, enable_progress_bar=progress, enable_model_summary=False, num_sanity_val_steps=0,
         check_val_every_n_epoch=tr["val_every"], log_every_n_steps=1, deterministic=True,
+        # SLURM: SIGTERM (time limit, preemption) stops training and CheckpointOnInterrupt saves; the rerun of the
+        # job resumes. Lightning's own requeue would bypass Snakemake's job tracking, so it is off.
+        plugins=[SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else None,
     )
-    last = ckpt_dir / "last.ckpt"
     t0 = time.perf_counter()
-    trainer.fit(module, setup.fit_loader, setup.val_loader, ckpt_path=str(last) if last.exists() else None)
+    try:
+        trainer.fit(module, setup.fit_loader, setup.val_loader, ckpt_path=resume_path(ckpt_dir), weights_only=True)
+    except SIGTERMException:
+        pass  # Lightning stops at the epoch boundary after SIGTERM; CheckpointOnInterrupt saved last.ckpt
     fit_seconds = time.perf_counter() - t0
+    if was_interrupted(trainer):
+        raise TrainingInterrupted(f"training stopped at step {trainer.global_step}; rerun the same command to resume")
 
     selected_epoch = trainer.current_epoch - 1
     if tr["selection"] == "best_val":
@@ -311,10 +324,13 @@ def main(argv: list[str] | None = None) -> None:
     try:
         run = train_one(adata, hp, args.seed, args.out, args.threads, progress=not args.no_progress,
                         method=args.method)
-    except BaseException:
+    except BaseException as exc:
         # Leave the checkpoints (they let a rerun resume) but nothing that looks like a finished result.
         for name in ("predictions.tsv", "run.json", "history.csv"):
             (args.out / name).unlink(missing_ok=True)
+        if isinstance(exc, TrainingInterrupted):
+            print(f"interrupted: {exc}", file=sys.stderr)
+            raise SystemExit(143) from None
         raise
     print(json.dumps(run["metrics"]))
 

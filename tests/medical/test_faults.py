@@ -1,0 +1,119 @@
+"""Faults: a training job killed with SIGTERM or SIGKILL resumes from its last checkpoint and ends with exactly the
+metrics of an uninterrupted run; crafted checkpoints are refused without running their code; user strings never
+reach a shell unquoted."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from domains.medical.data import load_dataset
+from domains.medical.datasets import get_spec
+from ssl_core.config import load_config
+from ssl_core.errors import InputError
+from tests.conftest import REPO
+
+HP = json.dumps({"model": {"embed_dim": 16, "head_dim": 16}, "train": {"epochs": 400, "checkpoint_every": 5}})
+
+
+@pytest.fixture(scope="module")
+def rosmap_h5ad(tmp_path_factory, mirror) -> Path:
+    path = tmp_path_factory.mktemp("prep") / "data.h5ad"
+    load_dataset(mirror / "medical" / "ROSMAP", get_spec("ROSMAP")).write_h5ad(path)
+    return path
+
+
+def _cmd(data: Path, out: Path) -> list[str]:
+    return [sys.executable, "-m", "domains.medical.train", "--data", str(data), "--seed", "0", "--out", str(out),
+            "--no-progress", "--hparams", HP]
+
+
+@pytest.fixture(scope="module")
+def reference(rosmap_h5ad, tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("ref")
+    subprocess.run(_cmd(rosmap_h5ad, out), check=True, capture_output=True, cwd=REPO)
+    return json.loads((out / "run.json").read_text())
+
+
+def _start_and_kill(data: Path, out: Path, sig: int) -> subprocess.CompletedProcess:
+    """Start training, wait until it has written a checkpoint, then send ``sig``."""
+    proc = subprocess.Popen(_cmd(data, out), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not (out / "checkpoints" / "last.ckpt").exists():
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        assert time.monotonic() < deadline, "no checkpoint within 300 s"
+        time.sleep(0.02)
+    proc.send_signal(sig)
+    stdout, stderr = proc.communicate(timeout=300)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_killed_training_resumes_and_matches_uninterrupted_run(rosmap_h5ad, reference, tmp_path, sig):
+    out = tmp_path / "seed0"
+    killed = _start_and_kill(rosmap_h5ad, out, sig)
+    if killed.returncode == 0:
+        pytest.fail("training finished before the signal arrived; make the run longer")
+    if sig == signal.SIGTERM:
+        assert killed.returncode == 143 and "interrupted: training stopped at step" in killed.stderr
+    else:
+        assert killed.returncode == -signal.SIGKILL
+    assert not (out / "run.json").exists() and not (out / "predictions.tsv").exists()
+    assert (out / "checkpoints" / "last.ckpt").exists()
+    resumed = subprocess.run(_cmd(rosmap_h5ad, out), capture_output=True, text=True, cwd=REPO)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "Restoring states from the checkpoint" in resumed.stderr
+    run = json.loads((out / "run.json").read_text())
+    assert run["metrics"] == reference["metrics"]  # same seed, same stream of random numbers: identical
+
+
+class _RunsCode:
+    """Unpickling this object would create a file (proof that code ran)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_crafted_checkpoint_is_refused_without_running_it(rosmap_h5ad, tmp_path):
+    out = tmp_path / "seed0"
+    (out / "checkpoints").mkdir(parents=True)
+    marker = tmp_path / "code-ran"
+    with open(out / "checkpoints" / "last.ckpt", "wb") as fh:
+        pickle.dump({"state_dict": _RunsCode(marker)}, fh)
+    proc = subprocess.run(_cmd(rosmap_h5ad, out), capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 2
+    assert "last.ckpt: not a loadable checkpoint" in proc.stderr and "delete it" in proc.stderr
+    assert not marker.exists()
+    assert not (out / "run.json").exists()
+
+
+@pytest.mark.parametrize("name", ["../etc", "ROSMAP/x", "a;rm -rf ~", "$(reboot)", "x y"])
+def test_dataset_names_with_path_or_shell_characters_are_rejected(name):
+    with pytest.raises(InputError, match=r"config: medical\.datasets\.0: .* is not one of"):
+        load_config([REPO / "config" / "config.yaml"], {"medical": {"datasets": [name]}})
+
+
+def test_every_shell_placeholder_is_quoted_or_numeric():
+    """Paths, parameters and string wildcards reach the shell only through Snakemake's :q quoting."""
+    unquoted = []
+    for smk in (REPO / "workflows").glob("*.smk"):
+        for cmd in re.findall(r'shell:\s*\n((?:\s+".*"\n)+)', smk.read_text()):
+            for field in re.findall(r"\{([^{}]+)\}", cmd):
+                if field.endswith(":q") or field in ("wildcards.seed", "wildcards.method", "threads", "log"):
+                    continue
+                if field.startswith("params.") and field[len("params."):] in ("allow_missing",):
+                    continue  # a fixed flag chosen by the workflow, never user text
+                unquoted.append(f"{smk.name}: {{{field}}}")
+    assert not unquoted, unquoted
