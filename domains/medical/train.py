@@ -46,6 +46,12 @@ from ssl_core.runtime import set_threads
 __all__ = ["METHODS", "M3CoLModule", "MOGONETModule", "split_indices", "train_one", "main"]
 
 
+def _log_lr(module: pl.LightningModule) -> None:
+    """Log the learning rate this epoch trains with (``lr`` in history.csv; the curves figure plots it)."""
+    opt = module.optimizers()
+    module.log("lr", float(opt.param_groups[0]["lr"]), on_step=False, on_epoch=True, batch_size=1)
+
+
 class M3CoLModule(pl.LightningModule):
     """Lightning wrapper: the M3Co phase for the first ``mixup_fraction`` of epochs, soft CLIP after."""
 
@@ -67,6 +73,7 @@ class M3CoLModule(pl.LightningModule):
         for key in ("total", "fusion_ce", "unimodal_ce", "contrastive"):
             self.log(f"train_{key}", out[key], on_step=False, on_epoch=True, batch_size=n)
         self.log("train_acc", (out["logits"].argmax(1) == y).float().mean(), on_step=False, on_epoch=True, batch_size=n)
+        _log_lr(self)
         return out["total"]
 
     def validation_step(self, batch: list[torch.Tensor], batch_idx: int) -> None:
@@ -103,6 +110,7 @@ class MOGONETModule(pl.LightningModule):
             self.log(f"train_{key}", out[key], on_step=False, on_epoch=True, batch_size=n)
         self.log("train_acc", (out["logits"][mask].argmax(1) == y[mask]).float().mean(), on_step=False,
                  on_epoch=True, batch_size=n)
+        _log_lr(self)
         return out["total"]
 
     def validation_step(self, batch: list[torch.Tensor], batch_idx: int) -> None:
