@@ -15,6 +15,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 from domains.medical.datasets import METHOD_LABELS, get_spec
 from domains.medical.metrics import metric_names
@@ -96,6 +97,7 @@ def plot_training_curves(histories: list[Path], dest: Path) -> None:
                 ax.legend(fontsize=8)
             if row == len(rows) - 1:
                 ax.set_xlabel("epoch")
+                ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     save_figure(fig, dest)
 
 
