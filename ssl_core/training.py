@@ -31,7 +31,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 
 from ssl_core.errors import InputError
 
-__all__ = ["RNGState", "CheckpointOnInterrupt", "checkpoint_callbacks", "resume_path", "was_interrupted"]
+__all__ = ["RNGState", "History", "CheckpointOnInterrupt", "checkpoint_callbacks", "resume_path", "was_interrupted"]
 
 
 class RNGState(pl.Callback):
@@ -47,6 +47,40 @@ class RNGState(pl.Callback):
         torch.set_rng_state(state_dict["torch"])
         if "cuda" in state_dict and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state_dict["cuda"])
+
+
+class History(pl.Callback):
+    """Per-epoch metrics (everything logged with ``on_epoch=True``), kept in the checkpoints so that a resumed run
+    still has the whole history (Lightning's CSVLogger starts a new file on resume)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, dict[str, float]] = {}
+
+    def _record(self, trainer: pl.Trainer, validation: bool) -> None:
+        # callback_metrics keeps the last validation values between validations: take each kind from its own hook.
+        row = self.rows.setdefault(trainer.current_epoch, {"epoch": trainer.current_epoch})
+        for key, value in trainer.callback_metrics.items():
+            if key.startswith("val_") == validation:
+                row[key] = float(value)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        self._record(trainer, validation=False)
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self._record(trainer, validation=True)
+
+    def frame(self):
+        """The history as a pandas DataFrame indexed by epoch."""
+        import pandas as pd
+
+        return pd.DataFrame(sorted(self.rows.values(), key=lambda r: r["epoch"])).set_index("epoch")
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rows": [dict(r) for r in self.rows.values()]}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.rows = {int(r["epoch"]): dict(r) for r in state_dict["rows"]}
 
 
 class CheckpointOnInterrupt(pl.Callback):
@@ -65,8 +99,10 @@ class CheckpointOnInterrupt(pl.Callback):
 
 def checkpoint_callbacks(ckpt_dir: Path, every_n_epochs: int, monitor_val: bool) -> tuple[ModelCheckpoint, ModelCheckpoint | None]:
     """(periodic ``last.ckpt`` every ``every_n_epochs`` epochs and at the end, best-``val_acc`` checkpoint or None)."""
-    last = ModelCheckpoint(dirpath=ckpt_dir, every_n_epochs=every_n_epochs, save_last=True, save_top_k=0,
-                           save_on_train_epoch_end=True)
+    # save_top_k=1 without a monitor keeps the latest periodic checkpoint; with save_top_k=0 Lightning would only
+    # write last.ckpt at the very end.
+    last = ModelCheckpoint(dirpath=ckpt_dir, filename="periodic", every_n_epochs=every_n_epochs, save_last=True,
+                           save_top_k=1, save_on_train_epoch_end=True, enable_version_counter=False)
     best = None
     if monitor_val:
         best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_acc", mode="max", save_top_k=1,

@@ -71,7 +71,12 @@ def medical_histories(wildcards):
     )
 
 
-MEDICAL_FIGURES = ["results/medical/figures/metrics_vs_paper.png", "results/medical/figures/training_curves.png"]
+MEDICAL_FIGURES = [
+    "results/medical/figures/metrics_vs_paper.png",
+    "results/medical/figures/training_curves.png",
+    "results/medical/figures/accuracy_per_seed.png",
+    "results/medical/figures/table_vs_paper.png",
+]
 
 
 def figure_targets(wildcards):

@@ -106,6 +106,7 @@ rule medical_figures:
     input:
         metrics=medical_metrics,
         histories=medical_histories,
+        table="results/medical/table.tsv",
     output:
         bars=report(
             MEDICAL_FIGURES[0],
@@ -117,6 +118,16 @@ rule medical_figures:
             caption="../report/medical_training_curves.rst",
             category="Medical multi-omics (M3CoL)",
         ),
+        seeds=report(
+            MEDICAL_FIGURES[2],
+            caption="../report/medical_accuracy_per_seed.rst",
+            category="Medical multi-omics (M3CoL)",
+        ),
+        table=report(
+            MEDICAL_FIGURES[3],
+            caption="../report/medical_table_figure.rst",
+            category="Medical multi-omics (M3CoL)",
+        ),
     log:
         "logs/medical/figures.log",
     conda:
@@ -126,4 +137,5 @@ rule medical_figures:
         runtime=10,
     shell:
         "python -m domains.medical.figures --metrics {input.metrics:q} --histories {input.histories:q}"
-        " --bars {output.bars:q} --curves {output.curves:q} > {log:q} 2>&1"
+        " --table {input.table:q} --bars {output.bars:q} --curves {output.curves:q} --seeds {output.seeds:q}"
+        " --table-figure {output.table:q} > {log:q} 2>&1"

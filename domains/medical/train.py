@@ -45,13 +45,26 @@ from domains.medical.mogonet import MOGONET, MOGONETConfig, patient_graph
 from ssl_core.atomic import atomic_path, write_json
 from ssl_core.errors import InputError, report_input_errors
 from ssl_core.runtime import set_threads
-from ssl_core.training import CheckpointOnInterrupt, RNGState, checkpoint_callbacks, resume_path, was_interrupted
+from ssl_core.training import (
+    CheckpointOnInterrupt,
+    History,
+    RNGState,
+    checkpoint_callbacks,
+    resume_path,
+    was_interrupted,
+)
 
 __all__ = ["METHODS", "M3CoLModule", "MOGONETModule", "split_indices", "train_one", "main"]
 
 
 class TrainingInterrupted(Exception):
     """Fitting stopped before its last epoch (SIGTERM, Ctrl-C): no result is written, checkpoints are kept."""
+
+
+def _log_lr(module: pl.LightningModule) -> None:
+    """Log the learning rate this epoch trains with (``lr`` in history.csv; the curves figure plots it)."""
+    opt = module.optimizers()
+    module.log("lr", float(opt.param_groups[0]["lr"]), on_step=False, on_epoch=True, batch_size=1)
 
 
 class M3CoLModule(pl.LightningModule):
@@ -75,6 +88,7 @@ class M3CoLModule(pl.LightningModule):
         for key in ("total", "fusion_ce", "unimodal_ce", "contrastive"):
             self.log(f"train_{key}", out[key], on_step=False, on_epoch=True, batch_size=n)
         self.log("train_acc", (out["logits"].argmax(1) == y).float().mean(), on_step=False, on_epoch=True, batch_size=n)
+        _log_lr(self)
         return out["total"]
 
     def validation_step(self, batch: list[torch.Tensor], batch_idx: int) -> None:
@@ -111,6 +125,7 @@ class MOGONETModule(pl.LightningModule):
             self.log(f"train_{key}", out[key], on_step=False, on_epoch=True, batch_size=n)
         self.log("train_acc", (out["logits"][mask].argmax(1) == y[mask]).float().mean(), on_step=False,
                  on_epoch=True, batch_size=n)
+        _log_lr(self)
         return out["total"]
 
     def validation_step(self, batch: list[torch.Tensor], batch_idx: int) -> None:
@@ -248,7 +263,8 @@ def train_one(adata: ad.AnnData, hp: dict[str, Any], seed: int, out: Path, threa
     ckpt_dir = out / "checkpoints"
     periodic, select = checkpoint_callbacks(ckpt_dir, tr["checkpoint_every"], monitor_val=setup.val_loader is not None)
     timer = EpochTimer()
-    callbacks: list[pl.Callback] = [periodic, RNGState(), CheckpointOnInterrupt(ckpt_dir / "last.ckpt"), timer]
+    history = History()
+    callbacks: list[pl.Callback] = [periodic, RNGState(), history, CheckpointOnInterrupt(ckpt_dir / "last.ckpt"), timer]
     if select is not None:
         callbacks.append(select)
     if progress:
@@ -286,9 +302,8 @@ def train_one(adata: ad.AnnData, hp: dict[str, Any], seed: int, out: Path, threa
     pred.insert(0, "label", y_test)
     with atomic_path(out / "predictions.tsv") as tmp:
         pred.to_csv(tmp, sep="\t", index_label="sample")
-    history = pd.read_csv(out / "logs" / "metrics.csv").groupby("epoch").first()
     with atomic_path(out / "history.csv") as tmp:
-        history.to_csv(tmp)
+        history.frame().to_csv(tmp)
     run = {
         "dataset": adata.uns["dataset"], "method": method, "seed": seed, "metrics": metrics,
         "selection": tr["selection"], "selected_epoch": selected_epoch, "epochs": setup.epochs,

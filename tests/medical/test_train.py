@@ -9,6 +9,7 @@ from pathlib import Path
 
 import anndata as ad
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -89,6 +90,20 @@ def test_mogonet_baseline_trains_and_predicts(rosmap_h5ad, tmp_path):
     run = json.loads((tmp_path / "mg" / "run.json").read_text())
     assert run["method"] == "mogonet" and run["n_test"] == 106 and run["selected_epoch"] == 2
     assert len((tmp_path / "mg" / "predictions.tsv").read_text().splitlines()) == 107
+
+
+def test_history_records_the_learning_rate_per_epoch(rosmap_h5ad, tmp_path):
+    # StepLR every 2 epochs by 0.5: the curves figure's learning-rate row reads this column.
+    hp = json.dumps({"model": {"embed_dim": 8, "head_dim": 8},
+                     "train": {"epochs": 4, "val_every": 2, "lr": 0.004, "lr_step": 2, "lr_gamma": 0.5}})
+    proc = _train(rosmap_h5ad, tmp_path / "m3", "--hparams", hp)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    history = pd.read_csv(tmp_path / "m3" / "history.csv")
+    assert history["lr"].tolist() == pytest.approx([0.004, 0.004, 0.002, 0.002])
+    hp = json.dumps({"mogonet": {"hidden_dims": [8], "epochs": 2, "lr": 0.003}, "train": {"val_every": 1}})
+    proc = _train(rosmap_h5ad, tmp_path / "mg", "--method", "mogonet", "--hparams", hp)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert pd.read_csv(tmp_path / "mg" / "history.csv")["lr"].tolist() == pytest.approx([0.003, 0.003])
 
 
 def test_patient_graph_is_symmetric_row_normalised_knn():
