@@ -26,15 +26,25 @@ from ssl_core.plotting import PALETTE, apply_style, save_figure
 LABELS = {"accuracy": "ACC", "f1": "F1", "auc": "AUC", "f1_weighted": "F1 (weighted)", "f1_macro": "F1 (macro)"}
 
 
+def _by_dataset(metrics: list[dict]) -> dict[str, list[dict]]:
+    """metrics.json records grouped by data set."""
+    by_ds: dict[str, list[dict]] = {}
+    for m in metrics:
+        by_ds.setdefault(m["dataset"], []).append(m)
+    return by_ds
+
+
+def _method_colours() -> dict[str, str]:
+    """One fixed colour per method label (ours first, then the published rows) across every figure."""
+    order = [*METHOD_LABELS.values(), *sorted({k for rows in PAPER.values() for k in rows})]
+    return {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(order)}
+
+
 def plot_metrics_vs_paper(metrics: list[dict], dest: Path) -> None:
     """One panel per data set: grouped bars per metric for our methods (mean, error bar = std over seeds, dots =
     single seeds) and the paper's rows. Each method keeps one colour across panels."""
     apply_style()
-    by_ds: dict[str, list[dict]] = {}
-    for m in metrics:
-        by_ds.setdefault(m["dataset"], []).append(m)
-    order = [*METHOD_LABELS.values(), *sorted({k for rows in PAPER.values() for k in rows})]
-    colour = {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(order)}
+    by_ds, colour = _by_dataset(metrics), _method_colours()
     n = max(1, len(by_ds))
     fig, axes = plt.subplots(1, n, figsize=(4.8 * n, 3.8), squeeze=False)
     for ax, (ds, ours) in zip(axes[0], sorted(by_ds.items())):
@@ -105,11 +115,7 @@ def plot_per_seed(metrics: list[dict], dest: Path) -> None:
     """One panel per data set: test accuracy of every seed (x) for each of our methods, with the paper's M3CoL and
     MOGONET accuracies as dashed horizontal lines, so the seed-to-seed spread is seen against the reproduction gap."""
     apply_style()
-    by_ds: dict[str, list[dict]] = {}
-    for m in metrics:
-        by_ds.setdefault(m["dataset"], []).append(m)
-    order = [*METHOD_LABELS.values(), *sorted({k for rows in PAPER.values() for k in rows})]
-    colour = {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(order)}
+    by_ds, colour = _by_dataset(metrics), _method_colours()
     n = max(1, len(by_ds))
     fig, axes = plt.subplots(1, n, figsize=(4.8 * n, 3.6), squeeze=False)
     for ax, (ds, ours) in zip(axes[0], sorted(by_ds.items())):
