@@ -96,6 +96,22 @@ class PhaseTimer(pl.Callback):
         self.sequences[phase] += 2 * batch.shape[0]
 
 
+class EpochHistory(pl.Callback):
+    """Append (epoch, mean loss, phase) to ``epochs.csv`` at the end of every epoch."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        m = trainer.callback_metrics
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        new = not self.path.exists()
+        with open(self.path, "a") as fh:
+            if new:
+                fh.write("epoch,loss,phase2\n")
+            fh.write(f"{trainer.current_epoch},{float(m['loss']):.6f},{float(m['phase2']):.0f}\n")
+
+
 class C2LRModule(pl.LightningModule):
     def __init__(self, bert: dict[str, Any], train: dict[str, Any], total_steps: int) -> None:
         super().__init__()
@@ -182,7 +198,8 @@ def train(tokens: Path, hp: dict[str, Any], out: Path, threads: int | None = Non
     loader = DataLoader(ds, batch_size=None, shuffle=False, num_workers=0)
     ckpt_dir = out / "checkpoints"
     timer = PhaseTimer()
-    callbacks: list[pl.Callback] = [ModelCheckpoint(dirpath=ckpt_dir, save_last=True, save_top_k=0), SetEpoch(ds), timer]
+    callbacks: list[pl.Callback] = [EpochHistory(out / "logs" / "epochs.csv"),
+                                    ModelCheckpoint(dirpath=ckpt_dir, save_last=True, save_top_k=0), SetEpoch(ds), timer]
     if progress:
         callbacks.append(TQDMProgressBar(refresh_rate=max(1, tr["steps_per_epoch"] // 10)))
     trainer = pl.Trainer(
@@ -196,7 +213,8 @@ def train(tokens: Path, hp: dict[str, Any], out: Path, threads: int | None = Non
     fit_seconds = time.perf_counter() - t0
     module.eval()
     _save_encoder(module.encoder, out / "encoder.pt")
-    history = pd.read_csv(out / "logs" / "metrics.csv").dropna(subset=["loss"]).groupby("epoch").last()
+    # One row per epoch, appended as epochs end (survives interruption and resume); a rerun epoch keeps its last row.
+    history = pd.read_csv(out / "logs" / "epochs.csv").groupby("epoch").last()
     with atomic_path(out / "history.csv") as tmp:
         history.to_csv(tmp)
     run = {
@@ -227,7 +245,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         run = train(args.tokens, hp, args.out, args.threads, progress=not args.no_progress)
     except BaseException:
-        for name in ("encoder.pt", "run.json", "history.csv"):
+        for name in ("encoder.pt", "run.json"):
             (args.out / name).unlink(missing_ok=True)
         raise
     print(json.dumps(run))
