@@ -165,7 +165,8 @@ def preprocess(samples: list[Sample], hp: dict[str, Any]) -> tuple[dict[str, np.
     for g in genomes:
         g.require(max(fr["train_length"], fr["eval_length"]))
     train_sp, eval_sp = split_species([g.species for g in genomes], sp["eval_species"], sp["seed"], sp["eval_include"])
-    rng = np.random.default_rng(fr["seed"])
+    # Independent streams: the held-out fragments and contigs do not change when training settings do.
+    rng, eval_rng, corpus_rng = (np.random.default_rng([fr["seed"], k]) for k in range(3))
     batch = min(tr["batch_size"], len(train_sp))
     n_batches = (tr["phase1_epochs"] + tr["phase2_epochs"]) * tr["steps_per_epoch"]
     train_g = [g for g in genomes if g.species in train_sp]
@@ -175,9 +176,9 @@ def preprocess(samples: list[Sample], hp: dict[str, Any]) -> tuple[dict[str, np.
     for s_idx, s in enumerate(eval_sp):
         gs = [g for g in genomes if g.species == s]
         L = fr["eval_length"]
-        for seq, gid in _pick(gs, fr["eval_per_species"], rng, L, L):
+        for seq, gid in _pick(gs, fr["eval_per_species"], eval_rng, L, L):
             eval_rows.append((seq, s_idx, gid))
-        for seq, gid in _pick(gs, fr["contigs_per_species"], rng, fr["contig_min"], fr["contig_max"]):
+        for seq, gid in _pick(gs, fr["contigs_per_species"], eval_rng, fr["contig_min"], fr["contig_max"]):
             contig_rows.append((seq, s_idx, gid))
     contig_lengths = np.array([len(r[0]) for r in contig_rows], dtype=np.int64)
 
@@ -186,7 +187,7 @@ def preprocess(samples: list[Sample], hp: dict[str, Any]) -> tuple[dict[str, np.
     corpus = np.empty((n_chunks, chunk), dtype=np.uint8)
     for i in range(n_chunks):
         g = train_g[i % len(train_g)]
-        r, s = g.window(rng, chunk)
+        r, s = g.window(corpus_rng, chunk)
         corpus[i] = np.frombuffer(g.records[r][s:s + chunk], dtype=np.uint8)
 
     arrays = {

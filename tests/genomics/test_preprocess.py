@@ -66,10 +66,13 @@ def test_species_aliases_merge_labels(genome_dir):
     assert roles["g1"] == ("Species A", "eval") and "Species B" not in split["train_species"] + split["eval_species"]
 
 
-def test_same_seed_same_fragments(genome_dir):
+def test_same_seed_same_fragments_and_held_out_set_independent_of_training_settings(genome_dir):
     a1, _, _ = _run(genome_dir, tiny_hp())
     a2, _, _ = _run(genome_dir, tiny_hp())
     assert np.array_equal(a1["pairs"], a2["pairs"]) and np.array_equal(a1["eval_seqs"], a2["eval_seqs"])
+    a3, _, _ = _run(genome_dir, tiny_hp(train={"steps_per_epoch": 5}, fragments={"train_length": 300}))
+    assert a3["pairs"].shape[0] == 10 and np.array_equal(a3["eval_seqs"], a1["eval_seqs"])
+    assert np.array_equal(a3["contig_data"], a1["contig_data"])
 
 
 def _cli(genome_dir, out, extra_hp=None):
