@@ -29,6 +29,8 @@ __all__ = ["Record", "IUPAC", "read_genome", "decompress", "check_dna"]
 
 IUPAC = b"ACGTUNRYSWKMBDHVacgtunryswkmbdhv"
 _GZIP_MAGIC = b"\x1f\x8b"
+_UPPER = bytes.maketrans(b"acgtunryswkmbdhv", b"ACGTUNRYSWKMBDHV")
+_WHITESPACE = b"\n\r \t"
 
 
 @dataclass(frozen=True)
@@ -52,8 +54,9 @@ def decompress(path: str | os.PathLike[str]) -> bytes:
         raise InputError(f"{path}: truncated or corrupt gzip file ({exc})") from None
 
 
-def check_dna(path: str | os.PathLike[str], name: str, seq: bytes) -> bytes:
-    """``seq`` upper-cased; InputError naming file, record and the first non-IUPAC character otherwise."""
+def check_dna(path: str | os.PathLike[str], name: str, seq: bytes, upper: bool = True) -> bytes:
+    """``seq`` upper-cased; InputError naming file, record and the first non-IUPAC character otherwise.
+    ``upper=False``: ``seq`` has been upper-cased already (nucleotide codes only), skip that pass."""
     if not seq:
         raise InputError(f"{path}: record {name!r}: empty sequence")
     bad = seq.translate(None, IUPAC)
@@ -64,19 +67,20 @@ def check_dna(path: str | os.PathLike[str], name: str, seq: bytes) -> bytes:
         raise InputError(
             f"{path}: record {name!r}: character {shown!r} at position {pos + 1} is not a DNA (IUPAC nucleotide) code"
         )
-    return seq.upper()
+    return seq.upper() if upper else seq
 
 
 def _read_fasta(path: Path, data: bytes) -> list[Record]:
-    text = data.replace(b"\r", b"")
+    text = data
     if not text.lstrip().startswith(b">"):
         raise InputError(f"{path}: not a FASTA file (no '>' header before the sequence)")
     out = []
     for chunk in text.lstrip()[1:].split(b"\n>"):
         header, _, body = chunk.partition(b"\n")
         name = header.split(None, 1)[0].decode("utf-8", "replace") if header.strip() else "(no name)"
-        seq = body.replace(b"\n", b"").replace(b" ", b"").replace(b"\t", b"")
-        out.append(Record(name, check_dna(path, name, seq)))
+        # one pass: upper-case the nucleotide codes and drop line breaks; then one pass to validate
+        seq = body.translate(_UPPER, _WHITESPACE)
+        out.append(Record(name, check_dna(path, name, seq, upper=False)))
     return out
 
 
