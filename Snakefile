@@ -16,6 +16,7 @@ wildcard_constraints:
 
 include: "workflows/common.smk"
 include: "workflows/medical.smk"
+include: "workflows/genomics.smk"
 
 
 report: "report/workflow.rst"

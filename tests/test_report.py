@@ -26,7 +26,7 @@ def tiny_run(tmp_path_factory, mirror):
     """One tiny run (ROSMAP and BRCA, both methods, one seed, two epochs); returns (workdir, snakemake args)."""
     workdir = tmp_path_factory.mktemp("report")
     cfg = workdir / "tiny.yaml"
-    cfg.write_text(yaml.safe_dump({"medical": {"datasets": ["ROSMAP", "BRCA"], "methods": ["m3col", "mogonet"],
+    cfg.write_text(yaml.safe_dump({"domains": ["medical"], "medical": {"datasets": ["ROSMAP", "BRCA"], "methods": ["m3col", "mogonet"],
                                                "seeds": [0], "model": {"embed_dim": 8, "head_dim": 8},
                                                "train": {"epochs": 2, "val_every": 1},
                                                "mogonet": {"hidden_dims": [8], "epochs": 2}}}))

@@ -79,12 +79,37 @@ MEDICAL_FIGURES = [
 ]
 
 
+GENOMICS_FIGURES = [
+    "results/genomics/figures/umap.png",
+    "results/genomics/figures/ari.png",
+    "results/genomics/figures/few_shot.png",
+]
+
+
 def figure_targets(wildcards):
-    return MEDICAL_FIGURES if "medical" in config["domains"] else []
+    targets = MEDICAL_FIGURES if "medical" in config["domains"] else []
+    if "genomics" in config["domains"]:
+        targets = targets + GENOMICS_FIGURES
+    return targets
 
 
 def final_targets(wildcards):
     targets = []
     if "medical" in config["domains"]:
         targets += ["results/medical/table.tsv"]
+    if "genomics" in config["domains"]:
+        targets += ["results/genomics/metrics.json", "results/genomics/table.tsv"]
     return targets + figure_targets(wildcards)
+
+
+# --- genomics (DNABERT-S) helpers ---
+
+
+def genomics_sample_sheet():
+    """The user's sample sheet (config genomics.sample_sheet), else the one the fetch rule writes."""
+    return config["genomics"]["sample_sheet"] or "resources/genomics/genomes/samples.tsv"
+
+
+def genomics_hparams():
+    """The genomics config section as JSON for the stages' --hparams (quoted with :q)."""
+    return json.dumps(config["genomics"], sort_keys=True)

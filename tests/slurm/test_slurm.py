@@ -40,7 +40,7 @@ TEST_PROFILE_CHANGES = {
     "software-deployment-method": DELETE,  # no conda on this machine (see the module docstring)
     "slurm-init-seconds-before-status-checks": 2,  # notice tiny jobs quickly
 }
-TINY = {"medical": {"datasets": ["ROSMAP", "BRCA"], "methods": ["m3col"], "seeds": [0],
+TINY = {"domains": ["medical"], "medical": {"datasets": ["ROSMAP", "BRCA"], "methods": ["m3col"], "seeds": [0],
                     "model": {"embed_dim": 8, "head_dim": 8},
                     "train": {"epochs": 3, "val_every": 1}}}
 SUBMITTED = re.compile(r"Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (\S+)\)\.")

@@ -1,0 +1,63 @@
+"""Training-step throughput of the default genomics encoder: sequences/s for the weighted-SimCLR step (phase 1)
+and the MI-Mix step (phase 2), forward + backward + AdamW, at 1 and 2 torch threads.
+
+    python benchmarks/genomics_train.py [--steps 8] [--threads 1 2]
+
+Random token batches of the default shape (batch pairs x 2 x max_tokens). GFLOP/s is estimated as
+6 x (non-embedding parameters) x tokens + attention (12 x layers x T^2 x hidden per sequence), against the
+~25 GFLOP/s fp32 ceiling of these cores (see ../shared/notes/machine.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import torch  # noqa: E402
+
+from domains.genomics.train import C2LRModule  # noqa: E402
+from domains.genomics.model import bert_config  # noqa: E402
+from ssl_core.config import DEFAULT_CONFIG, load_config  # noqa: E402
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--steps", type=int, default=8)
+    p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    args = p.parse_args()
+    hp = load_config([DEFAULT_CONFIG])["genomics"]
+    tr, md, T = hp["train"], hp["model"], hp["tokenizer"]["max_tokens"]
+    cfg = bert_config(md, hp["tokenizer"]["vocab_size"], T).to_dict()
+    B = tr["batch_size"]
+    H, L = md["hidden_size"], md["num_layers"]
+    print(f"encoder: {L} layers x {H} hidden, {T} tokens/sequence, batch {B} pairs ({2 * B} sequences)\n")
+    print(f"{'step':24s} {'threads':>7s} {'s/step':>8s} {'seq/s':>8s} {'GFLOP/s':>8s} {'% of 25':>8s}")
+    for threads in args.threads:
+        torch.set_num_threads(threads)
+        torch.manual_seed(0)
+        module = C2LRModule(cfg, tr, total_steps=100)
+        nonemb = sum(p.numel() for n, p in module.encoder.named_parameters() if "embeddings" not in n)
+        opt = torch.optim.AdamW(module.parameters(), lr=1e-3)
+        batch = torch.randint(5, cfg["vocab_size"], (B, 2, T))
+        flop_seq = 6 * nonemb * T + 3 * 4 * L * T * T * H
+        for name, fn in [("weighted SimCLR (ph. 1)", lambda: module.simclr_step(batch)),
+                         ("MI-Mix (ph. 2)", lambda: module.mimix_step(batch)[0])]:
+            for i in range(args.steps + 1):
+                if i == 1:
+                    t0 = time.perf_counter()
+                loss = fn()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            dt = (time.perf_counter() - t0) / args.steps
+            gflops = 2 * B * flop_seq / dt / 1e9
+            print(f"{name:24s} {threads:7d} {dt:8.2f} {2 * B / dt:8.1f} {gflops:8.1f} {100 * gflops / 25:7.0f}%")
+
+
+if __name__ == "__main__":
+    main()

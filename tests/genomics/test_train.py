@@ -1,0 +1,106 @@
+"""Tokenise, train (C^2LR: SimCLR epoch then MI-Mix epoch), resume, embed: the torch stages on tiny data."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from transformers import BertModel
+
+from domains.genomics.model import DNAEncoder, bert_config, embed_sequences, load_encoder
+from domains.genomics.preprocess import preprocess, write_outputs
+from domains.genomics.samples import read_sample_sheet
+from domains.genomics.tokenize import build_tokenizer, encode, tokenize
+from tests.conftest import REPO
+from tests.genomics.conftest import hparams_json, tiny_hp
+
+
+@pytest.fixture()
+def tokens(genome_dir, tmp_path):
+    hp = tiny_hp()
+    arrays, split = preprocess(read_sample_sheet(genome_dir / "samples.tsv"), hp)
+    write_outputs(tmp_path / "data", arrays, split)
+    stats = tokenize(arrays, hp, tmp_path / "tokens")
+    return tmp_path / "tokens", stats
+
+
+def _encoder(layers=2):
+    md = {"hidden_size": 16, "num_layers": layers, "num_heads": 2, "intermediate_size": 32, "dropout": 0.0}
+    torch.manual_seed(0)
+    return DNAEncoder(BertModel(bert_config(md, 40, 16), add_pooling_layer=False)).eval()
+
+
+def test_tokenize_writes_one_shard_per_epoch_and_learns_a_bpe_vocabulary(tokens):
+    out, stats = tokens
+    shards = sorted((out / "train").glob("shard_*.npz"))
+    assert len(shards) == 2 and stats["vocab_size"] == 64 and stats["bp_per_token_train"] > 1.0
+    with np.load(shards[0]) as z:
+        assert z["ids"].shape == (2, 4, 2, 32) and z["ids"].max() < 64 and (z["lengths"] > 0).all()
+
+
+def test_kmer_tokenizer_is_non_overlapping_kmers():
+    tok = build_tokenizer("kmer", 0, 3, [])
+    ids = encode(tok, ["ACGTTTGCA"])[0]
+    assert [tok.id_to_token(int(i)) for i in ids] == ["ACG", "TTT", "GCA"]
+    assert tok.get_vocab_size() == 5 + 64
+
+
+def test_mixing_with_lambda_one_is_the_plain_forward_and_mixing_changes_the_output():
+    enc = _encoder()
+    ids = torch.randint(5, 40, (4, 12), generator=torch.Generator().manual_seed(0))
+    perm = torch.tensor([1, 2, 3, 0])
+    for layer in range(enc.num_layers):
+        assert torch.allclose(enc.forward_mixed(ids, layer, torch.ones(4), perm), enc(ids), atol=1e-6)
+        assert not torch.allclose(enc.forward_mixed(ids, layer, torch.full((4,), 0.5), perm), enc(ids), atol=1e-4)
+    assert torch.allclose(enc.forward_mixed(ids, 0, torch.zeros(4), perm), enc(ids[perm]), atol=1e-6)
+
+
+def test_windowed_embedding_pools_tokens_over_windows():
+    enc = _encoder()
+    x = np.arange(5, 21, dtype=np.int32)  # 16 tokens: exactly one window
+    one = embed_sequences(enc, [x], window=16)
+    two = embed_sequences(enc, [np.concatenate([x, x])], window=16)  # two identical windows -> same mean
+    with torch.no_grad():
+        direct = enc(torch.as_tensor(x[None], dtype=torch.long)).numpy()
+    assert np.allclose(one, direct, atol=1e-5) and np.allclose(two, one, atol=1e-5)
+    padded = embed_sequences(enc, [x, x[:5]], window=16, batch=2)  # padding must not leak into the mean
+    assert np.allclose(padded[0], one[0], atol=1e-5)
+
+
+def _train_cli(tokens_dir, out, **hp):
+    cmd = [sys.executable, "-m", "domains.genomics.train", "--tokens", str(tokens_dir), "--out", str(out),
+           "--threads", "1", "--no-progress", "--hparams", hparams_json(**hp)]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=300)
+
+
+def test_train_cli_curriculum_outputs_and_resume(tokens, tmp_path):
+    tokens_dir, _ = tokens
+    out = tmp_path / "train"
+    proc = _train_cli(tokens_dir, out)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    run = json.loads((out / "run.json").read_text())
+    assert run["epochs"] == 2 and set(run["sequences_per_second"]) == {"simclr", "mimix"}
+    hist = pd.read_csv(out / "history.csv")
+    assert hist["phase2"].tolist() == [0.0, 1.0] and np.isfinite(hist["loss"]).all()
+    trained, init = load_encoder(str(out / "encoder.pt")), load_encoder(str(out / "encoder_init.pt"))
+    diff = sum(float((a - b).abs().sum().detach()) for a, b in zip(trained.parameters(), init.parameters()))
+    assert diff > 0  # training moved the weights; the init file is the untrained encoder
+    assert (out / "checkpoints" / "last.ckpt").is_file()
+    init_bytes = (out / "encoder_init.pt").read_bytes()
+    # Resume: one more MI-Mix epoch starts from last.ckpt (epoch 2), not from scratch.
+    proc = _train_cli(tokens_dir, out, train={"phase2_epochs": 2})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    hist = pd.read_csv(out / "history.csv")
+    assert hist["epoch"].tolist() == [0, 1, 2] and json.loads((out / "run.json").read_text())["epochs"] == 3
+    assert (out / "encoder_init.pt").read_bytes() == init_bytes
+
+
+def test_train_cli_without_tokens_is_one_line_error(tmp_path):
+    proc = _train_cli(tmp_path / "nowhere", tmp_path / "out")
+    assert proc.returncode == 2 and proc.stderr.strip().startswith("error: ") and "tokens.json" in proc.stderr
+    assert not (tmp_path / "out").exists()
