@@ -56,8 +56,12 @@ def test_training_rules_request_a_gpu_and_preprocessing_rules_do_not():
         assert has_gpu == name.endswith("_train"), name
 
 
-# Import names whose pip distribution is named differently.
-_DIST = {"sklearn": "scikit-learn", "yaml": "pyyaml", "pytorch_lightning": "pytorch-lightning"}
+def _distribution(module: str) -> str:
+    """The pip distribution that provides top-level ``module`` (Bio -> biopython, sklearn -> scikit-learn, ...)."""
+    from importlib.metadata import packages_distributions
+
+    dists = packages_distributions().get(module, [module])
+    return dists[0].lower()
 
 
 def _third_party_imports(module: str) -> set[str]:
@@ -98,7 +102,7 @@ def test_each_rule_env_provides_what_its_stage_imports():
             continue
         spec = yaml.safe_load((REPO / env.group(1)).read_text())
         pip = {req.lower().split("==")[0] for d in spec["dependencies"] if isinstance(d, dict) for req in d["pip"]}
-        needed = {_DIST.get(m, m).lower() for m in _third_party_imports(stage.group(1))}
+        needed = {_distribution(m) for m in _third_party_imports(stage.group(1))}
         assert needed <= pip, f"rule {name}: {env.group(1)} lacks {sorted(needed - pip)}"
         checked += 1
     assert checked >= 6
