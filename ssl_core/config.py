@@ -17,7 +17,8 @@ import yaml
 
 from ssl_core.errors import InputError
 
-__all__ = ["REPO_ROOT", "SCHEMA_PATH", "DEFAULT_CONFIG", "deep_merge", "validate_config", "load_config"]
+__all__ = ["REPO_ROOT", "SCHEMA_PATH", "DEFAULT_CONFIG", "deep_merge", "validate_config", "load_config",
+           "parse_json_override"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_PATH = REPO_ROOT / "config" / "config.schema.yaml"
@@ -68,3 +69,14 @@ def load_config(paths: list[str | Path], overrides: Mapping[str, Any] | None = N
         config = deep_merge(config, overrides)
     validate_config(config)
     return config
+
+
+def parse_json_override(text: str, option: str = "--hparams") -> dict[str, Any]:
+    """A stage's JSON override of its config section (what Snakemake passes); one-line InputError if malformed."""
+    try:
+        override = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{option}: not valid JSON ({exc.msg} at character {exc.pos})") from None
+    if not isinstance(override, dict):
+        raise InputError(f"{option}: must be a JSON object")
+    return override

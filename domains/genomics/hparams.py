@@ -3,12 +3,10 @@ from the command line (Snakemake passes the whole merged section this way)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from ssl_core.config import DEFAULT_CONFIG, deep_merge, load_config, validate_config
-from ssl_core.errors import InputError
+from ssl_core.config import DEFAULT_CONFIG, deep_merge, load_config, parse_json_override, validate_config
 
 __all__ = ["resolve_hparams"]
 
@@ -18,12 +16,6 @@ def resolve_hparams(config_paths: list[Path] | None, hparams_json: str | None) -
     config = load_config(config_paths or [DEFAULT_CONFIG])
     section = dict(config["genomics"])
     if hparams_json:
-        try:
-            override = json.loads(hparams_json)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"--hparams: not valid JSON ({exc.msg} at character {exc.pos})") from None
-        if not isinstance(override, dict):
-            raise InputError("--hparams: must be a JSON object")
-        section = deep_merge(section, override)
+        section = deep_merge(section, parse_json_override(hparams_json))
         validate_config({**config, "genomics": section})
     return section
