@@ -16,7 +16,7 @@ from torch import nn
 from transformers import BertConfig, BertModel
 from transformers.masking_utils import create_bidirectional_mask
 
-from ssl_core.losses.mimix import mix_hidden
+from ssl_core.mixup import mix
 
 __all__ = ["DNAEncoder", "bert_config", "load_encoder", "embed_sequences"]
 
@@ -61,7 +61,7 @@ class DNAEncoder(nn.Module):
         layers = self.bert.encoder.layer
         for blk in layers[:layer]:
             h = blk(h, None)
-        h = mix_hidden(h, lam, perm)
+        h = mix(h, lam, perm)
         for blk in layers[layer:]:
             h = blk(h, None)
         return h.mean(dim=1)

@@ -8,7 +8,7 @@ a batch come from distinct species), streamed from the epoch's token shard. Phas
 weighted SimCLR (:func:`ssl_core.losses.mimix.weighted_simclr`) over the 2B pooled embeddings with in-batch
 negatives. Phase 2 (``train.phase2_epochs``): MI-Mix - the hidden states of anchor i and anchor pi(i) are mixed
 at a random layer with lambda_i ~ Beta(alpha, alpha) and the mixed output must recover lambda against the
-positives of both sources (:func:`ssl_core.losses.mimix.mimix_loss`), plus ``mimix_simclr_weight`` times the
+positives of both sources (:func:`ssl_core.losses.imix.i_mix_loss`), plus ``mimix_simclr_weight`` times the
 phase-1 loss. AdamW, linear warm-up then cosine decay.
 
 Outputs in ``--out``: ``encoder_init.pt`` (the encoder before contrastive training, same seed: the random-init
@@ -38,7 +38,8 @@ from domains.genomics.hparams import resolve_hparams
 from domains.genomics.model import DNAEncoder, bert_config
 from ssl_core.atomic import atomic_path, write_json
 from ssl_core.errors import InputError, report_input_errors
-from ssl_core.losses.mimix import mimix_loss, weighted_simclr
+from ssl_core.losses.imix import i_mix_loss
+from ssl_core.losses.mimix import weighted_simclr
 from ssl_core.runtime import set_threads
 
 __all__ = ["ShardDataset", "C2LRModule", "train", "main"]
@@ -137,7 +138,7 @@ class C2LRModule(pl.LightningModule):
         perm = torch.roll(torch.arange(b), int(torch.randint(1, b, (1,), generator=self.gen)))
         z_mix = self.encoder.forward_mixed(batch[:, 0], layer, lam, perm)
         keys = self.encoder(batch[:, 1])
-        loss = mimix_loss(z_mix, keys, lam, perm, tr["temperature"])
+        loss = i_mix_loss(z_mix, keys, lam, perm, tr["temperature"])
         if tr["mimix_simclr_weight"] > 0:
             loss = loss + tr["mimix_simclr_weight"] * self.simclr_step(batch)
         return loss, lam

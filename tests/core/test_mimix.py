@@ -8,7 +8,10 @@ import pytest
 import torch
 
 from ssl_core.losses.infonce import nt_xent
-from ssl_core.losses.mimix import mimix_loss, mimix_targets, mix_hidden, weighted_simclr
+from ssl_core.losses.imix import i_mix_loss as mimix_loss  # MI-Mix is i-Mix on hidden-state mixing
+from ssl_core.losses.m3co import mixup_targets as mimix_targets
+from ssl_core.losses.mimix import weighted_simclr
+from ssl_core.mixup import mix as mix_hidden
 
 torch.set_num_threads(1)
 
