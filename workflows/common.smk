@@ -71,35 +71,19 @@ def medical_histories(wildcards):
     )
 
 
-MEDICAL_FIGURES = [
-    "results/medical/figures/metrics_vs_paper.png",
-    "results/medical/figures/training_curves.png",
-    "results/medical/figures/accuracy_per_seed.png",
-    "results/medical/figures/table_vs_paper.png",
-]
-
-
-GENOMICS_FIGURES = [
-    "results/genomics/figures/umap.png",
-    "results/genomics/figures/ari.png",
-    "results/genomics/figures/few_shot.png",
-]
+# Each domain's rule file registers its final results and figures here (DOMAIN_RESULTS["x"] = [...]);
+# `rule all` and `rule figures` collect those of the domains named in config["domains"].
+DOMAIN_RESULTS = {}
+DOMAIN_FIGURES = {}
 
 
 def figure_targets(wildcards):
-    targets = MEDICAL_FIGURES if "medical" in config["domains"] else []
-    if "genomics" in config["domains"]:
-        targets = targets + GENOMICS_FIGURES
-    return targets
+    return [f for domain in config["domains"] for f in DOMAIN_FIGURES.get(domain, [])]
 
 
 def final_targets(wildcards):
-    targets = []
-    if "medical" in config["domains"]:
-        targets += ["results/medical/table.tsv"]
-    if "genomics" in config["domains"]:
-        targets += ["results/genomics/metrics.json", "results/genomics/table.tsv"]
-    return targets + figure_targets(wildcards)
+    results = [f for domain in config["domains"] for f in DOMAIN_RESULTS.get(domain, [])]
+    return results + figure_targets(wildcards)
 
 
 # --- genomics (DNABERT-S) helpers ---

@@ -1,6 +1,14 @@
 # DNABERT-S on real bacterial genomes: fetch -> preprocess -> tokenize -> train (C^2LR) -> embed -> evaluate,
 # figures. Every rule calls a stage's command line (python -m domains.genomics.<stage>); no logic lives here.
 
+GENOMICS_FIGURES = [
+    "results/genomics/figures/umap.png",
+    "results/genomics/figures/ari.png",
+    "results/genomics/figures/few_shot.png",
+]
+DOMAIN_RESULTS["genomics"] = ["results/genomics/metrics.json", "results/genomics/table.tsv"]
+DOMAIN_FIGURES["genomics"] = GENOMICS_FIGURES
+
 
 rule genomics_fetch:
     output:

@@ -1,6 +1,15 @@
 # M3CoL and the MOGONET-style baseline on multi-omics data (ROSMAP, BRCA, TCGA-BRCA): fetch -> prepare ->
 # train (per method and seed) -> evaluate -> table, figures. Every rule calls a stage's command line (python -m domains.medical.<stage>); no logic lives here.
 
+MEDICAL_FIGURES = [
+    "results/medical/figures/metrics_vs_paper.png",
+    "results/medical/figures/training_curves.png",
+    "results/medical/figures/accuracy_per_seed.png",
+    "results/medical/figures/table_vs_paper.png",
+]
+DOMAIN_RESULTS["medical"] = ["results/medical/table.tsv"]
+DOMAIN_FIGURES["medical"] = MEDICAL_FIGURES
+
 
 checkpoint medical_fetch:
     output:
