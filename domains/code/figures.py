@@ -22,7 +22,7 @@ __all__ = ["mrr_figure", "curves_figure", "main"]
 
 LABELS = {"bm25": "BM25", "bm25_split": "BM25 (identifiers split)", "untrained": "encoder, untrained",
           "cocosoda": "CoCoSoDa", "no_sda": "w/o soft augmentation", "no_queue": "w/o momentum queue",
-          "no_intra": "w/o intra-modal loss"}
+          "no_intra": "w/o intra-modal loss", "hybrid_rrf": "RRF(BM25 split, CoCoSoDa)"}
 
 
 def mrr_figure(metrics: list[Path], dest: Path) -> None:

@@ -27,7 +27,7 @@ def test_code_tiny_run_end_to_end_with_user_benchmark(tmp_path, mirror, cosqa_su
     assert proc.returncode == 0, proc.stderr[-3000:]
     for bench in ("corpus_test", "csn_python_subset", "mine"):
         m = json.loads((tmp_path / f"results/code/{bench}/metrics.json").read_text())
-        assert set(m["rows"]) == {"bm25", "bm25_split", "untrained", "cocosoda", "no_queue"}
+        assert set(m["rows"]) == {"bm25", "bm25_split", "untrained", "cocosoda", "no_queue", "hybrid_rrf"}
         assert 0 < m["mrr"] <= 1 and m["mrr"] == m["rows"]["cocosoda"]["mrr"]
         assert all(0 <= r["recall_at_1"] <= r["recall_at_5"] <= r["recall_at_10"] <= 1 for r in m["rows"].values())
     mine = json.loads((tmp_path / "results/code/mine/metrics.json").read_text())
@@ -35,7 +35,7 @@ def test_code_tiny_run_end_to_end_with_user_benchmark(tmp_path, mirror, cosqa_su
     stats = json.loads((tmp_path / "results/code/corpus/stats.json").read_text())
     assert sum(stats["kept"].values()) >= 300 and stats["skipped"]["no_docstring"] > 0
     table = (tmp_path / "results/code/table.tsv").read_text().splitlines()
-    assert table[0].startswith("benchmark\tmethod\tmrr") and len(table) == 1 + 3 * 5
+    assert table[0].startswith("benchmark\tmethod\tmrr") and len(table) == 1 + 3 * 6
     for fig in ("mrr.png", "training_curves.png"):
         assert (tmp_path / "results/code/figures" / fig).read_bytes()[:4] == b"\x89PNG"
     again = _snakemake(tmp_path, "-n", "--configfile", str(cfg), mirror=mirror)
