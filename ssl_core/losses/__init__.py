@@ -1,6 +1,7 @@
 """Contrastive and mixup losses as pure functions of tensors (formulas in each docstring)."""
 
 from ssl_core.losses.barlow import barlow_twins_loss, cross_correlation, mixed_barlow_twins_loss, standardize
+from ssl_core.losses.cocosoda import cocosoda_loss
 from ssl_core.losses.cwcl import cwcl_loss, cwcl_weights
 from ssl_core.losses.dcl import dcl_loss, dclw_loss, vmf_weights
 from ssl_core.losses.decoupled import decoupled_mixup_loss, mixup_cross_entropy
@@ -22,6 +23,7 @@ __all__ = [
     "c_mixup_partners",
     "c_mixup_probabilities",
     "check_temperature",
+    "cocosoda_loss",
     "cross_correlation",
     "cwcl_loss",
     "cwcl_weights",

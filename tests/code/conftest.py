@@ -1,0 +1,33 @@
+"""Tiny settings and small real-data subsets for the code-search tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+TINY = {
+    "corpus": {"max_functions": 300, "valid_fraction": 0.2, "test_fraction": 0.2},
+    "tokenizer": {"vocab_size": 300},
+    "model": {"hidden_size": 16, "num_layers": 1, "num_heads": 2, "intermediate_size": 32, "max_query_tokens": 16,
+              "max_code_tokens": 32},
+    "train": {"batch_size": 8, "epochs": 1, "steps_per_epoch": 3, "warmup_steps": 1, "queue_size": 32},
+    "eval": {"batch_size": 64},
+}
+
+
+@pytest.fixture()
+def cosqa_subset(tmp_path: Path, mirror: Path) -> Path:
+    """A user benchmark cut from the real CoSQA files: 30 queries, their gold candidates and 70 others."""
+    src = mirror / "code" / "cosqa_retrieval"
+    if not src.is_dir():
+        pytest.skip("mirror has no code/cosqa_retrieval")
+    queries = [json.loads(x) for x in (src / "queries_test.jsonl").read_text().splitlines()[:30]]
+    corpus = [json.loads(x) for x in (src / "corpus.jsonl").read_text().splitlines()]
+    keep = {q["gold"] for q in queries} | {c["cid"] for c in corpus[:70]}
+    d = tmp_path / "my_bench"
+    d.mkdir()
+    (d / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in queries))
+    (d / "corpus.jsonl").write_text("".join(json.dumps(c) + "\n" for c in corpus if c["cid"] in keep))
+    return d

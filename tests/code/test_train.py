@@ -1,0 +1,66 @@
+"""A few CoCoSoDa steps on a real (tiny) corpus for each variant: outputs, queues, resume, bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from domains.code.corpus import build_corpus
+from domains.code.model import load_encoders
+from domains.code.train import train, variant_settings
+from ssl_core.config import DEFAULT_CONFIG, deep_merge, load_config
+from tests.code.conftest import TINY
+from tests.conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """Corpus (first 300 stdlib functions) and BPE tokenizer, shared by the tests of this module."""
+    d = tmp_path_factory.mktemp("code")
+    hp = deep_merge(load_config([DEFAULT_CONFIG])["code"], TINY)
+    hp["corpus"]["packages"] = []
+    build_corpus(hp, d / "corpus")
+    proc = subprocess.run([sys.executable, "-m", "domains.code.tokenizer", "--corpus", str(d / "corpus"), "--out",
+                           str(d / "tok.json"), "--hparams", json.dumps(hp)], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return d, hp
+
+
+@pytest.mark.parametrize("variant", ["cocosoda", "no_queue"])
+def test_train_variant_writes_outputs(tiny, tmp_path, variant):
+    d, hp = tiny
+    run = train(d / "corpus", d / "tok.json", variant, hp, tmp_path / variant, threads=1, progress=False)
+    for name in ("encoder.pt", "encoder_init.pt", "history.csv", "run.json"):
+        assert (tmp_path / variant / name).is_file()
+    assert run["steps_per_epoch"] == 3 and run["step_seconds"] > 0 and 0 < run["final_valid_mrr"] <= 1
+    q, c = load_encoders(tmp_path / variant / "encoder.pt")
+    assert q is c  # shared encoder by default
+    q0, _ = load_encoders(tmp_path / variant / "encoder_init.pt")
+    moved = any(not torch.equal(a, b) for a, b in zip(q.state_dict().values(), q0.state_dict().values()))
+    assert moved
+    ckpt = torch.load(tmp_path / variant / "checkpoints/last.ckpt", map_location="cpu", weights_only=False)
+    has_queue = any("code_queue._keys" in k for k in ckpt["state_dict"])
+    assert has_queue == (variant != "no_queue")
+    if has_queue:
+        assert int(ckpt["state_dict"]["code_queue._count"]) == 3 * 8  # three batches of eight keys
+
+
+def test_variant_settings_ablate_one_thing_each(tiny):
+    _, hp = tiny
+    full = variant_settings("cocosoda", hp)
+    assert variant_settings("no_sda", hp)["augment"] == {k: 0.0 for k in full["augment"]}
+    assert variant_settings("no_queue", hp)["queue"] is False and full["queue"] is True
+    assert variant_settings("no_intra", hp)["intra_weight"] == 0.0 and full["intra_weight"] > 0
+
+
+def test_train_cli_missing_corpus_is_one_line_error(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "domains.code.train", "--corpus", str(tmp_path / "none"),
+                           "--tokenizer", str(tmp_path / "tok.json"), "--out", str(tmp_path / "out")],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert not (tmp_path / "out" / "encoder.pt").exists()

@@ -1,0 +1,169 @@
+# CoCoSoDa code search on real Python code: corpus (stdlib + configured sources) -> BPE -> CoCoSoDa training and
+# ablations -> MRR against BM25 on the held-out split and the external benchmarks -> table, figures.
+# Every rule calls a stage's command line (python -m domains.code.<stage>); no logic lives here.
+
+CODE_BENCHMARKS = list(dict.fromkeys(config["code"]["benchmarks"] + list(config["code"]["user_benchmarks"])))
+CODE_VARIANTS = config["code"]["variants"]
+CODE_FIGURES = ["results/code/figures/mrr.png", "results/code/figures/training_curves.png"]
+DOMAIN_RESULTS["code"] = expand("results/code/{benchmark}/metrics.json", benchmark=CODE_BENCHMARKS) + [
+    "results/code/table.tsv"
+]
+DOMAIN_FIGURES["code"] = CODE_FIGURES
+
+
+rule code_corpus:
+    output:
+        train="results/code/corpus/train.jsonl",
+        valid="results/code/corpus/valid.jsonl",
+        test_corpus="results/code/corpus/test/corpus.jsonl",
+        test_queries="results/code/corpus/test/queries.jsonl",
+        stats="results/code/corpus/stats.json",
+    params:
+        hparams=code_hparams(),
+    log:
+        "logs/code/corpus.log",
+    conda:
+        "../envs/code.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    shell:
+        "python -m domains.code.corpus --out results/code/corpus --hparams {params.hparams:q} > {log:q} 2>&1"
+
+
+rule code_fetch:
+    output:
+        corpus="resources/code/{benchmark}/corpus.jsonl",
+        queries="resources/code/{benchmark}/queries_test.jsonl",
+    wildcard_constraints:
+        benchmark="cosqa_retrieval|csn_python_subset",
+    params:
+        mirror=data_mirror(),
+    log:
+        "logs/code/fetch_{benchmark}.log",
+    conda:
+        "../envs/code.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=20,
+    shell:
+        "python -m domains.code.fetch --benchmark {wildcards.benchmark} --out resources/code/{wildcards.benchmark}"
+        " --mirror {params.mirror:q} > {log:q} 2>&1"
+
+
+rule code_tokenizer:
+    input:
+        "results/code/corpus/train.jsonl",
+    output:
+        "results/code/tokenizer.json",
+    params:
+        hparams=code_hparams(),
+    log:
+        "logs/code/tokenizer.log",
+    conda:
+        "../envs/code.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    shell:
+        "python -m domains.code.tokenizer --corpus results/code/corpus --out {output:q} --hparams {params.hparams:q}"
+        " > {log:q} 2>&1"
+
+
+rule code_train:
+    input:
+        train="results/code/corpus/train.jsonl",
+        valid="results/code/corpus/valid.jsonl",
+        tokenizer="results/code/tokenizer.json",
+    output:
+        encoder="results/code/train/{variant}/encoder.pt",
+        init="results/code/train/{variant}/encoder_init.pt",
+        run="results/code/train/{variant}/run.json",
+        history="results/code/train/{variant}/history.csv",
+    wildcard_constraints:
+        variant="cocosoda|no_sda|no_queue|no_intra",
+    params:
+        hparams=code_hparams(),
+    log:
+        "logs/code/train_{variant}.log",
+    conda:
+        "../envs/code.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=6000,
+        runtime=60,
+    shell:
+        "python -m domains.code.train --corpus results/code/corpus --tokenizer {input.tokenizer:q}"
+        " --variant {wildcards.variant} --out results/code/train/{wildcards.variant} --hparams {params.hparams:q}"
+        " --threads {threads} --no-progress > {log:q} 2>&1"
+
+
+rule code_evaluate:
+    input:
+        unpack(code_benchmark_files),
+        tokenizer="results/code/tokenizer.json",
+        init=f"results/code/train/{CODE_VARIANTS[0]}/encoder_init.pt" if CODE_VARIANTS else [],
+        encoders=expand("results/code/train/{variant}/encoder.pt", variant=CODE_VARIANTS),
+    output:
+        "results/code/{benchmark}/metrics.json",
+    wildcard_constraints:
+        benchmark="[A-Za-z0-9][A-Za-z0-9_.-]*",
+    params:
+        hparams=code_hparams(),
+        trained=code_trained_args,
+        init=lambda wildcards, input: f"--init {input.init}" if CODE_VARIANTS else "",
+        directory=lambda wildcards, input: os.path.dirname(input.corpus),
+    log:
+        "logs/code/evaluate_{benchmark}.log",
+    conda:
+        "../envs/code.yaml"
+    threads: 1
+    resources:
+        mem_mb=6000,
+        runtime=30,
+    shell:
+        "python -m domains.code.evaluate --benchmark {params.directory:q} --name {wildcards.benchmark}"
+        " --tokenizer {input.tokenizer:q} {params.init} {params.trained} --metrics {output:q}"
+        " --hparams {params.hparams:q} --threads {threads} > {log:q} 2>&1"
+
+
+rule code_table:
+    input:
+        metrics=expand("results/code/{benchmark}/metrics.json", benchmark=CODE_BENCHMARKS),
+        runs=expand("results/code/train/{variant}/run.json", variant=CODE_VARIANTS),
+    output:
+        report("results/code/table.tsv", caption="../report/code_table.rst", category="Code search (CoCoSoDa)"),
+    log:
+        "logs/code/table.log",
+    conda:
+        "../envs/code.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    shell:
+        "python -m domains.code.table --metrics {input.metrics:q} --runs {input.runs:q} --out {output:q} > {log:q} 2>&1"
+
+
+rule code_figures:
+    input:
+        metrics=expand("results/code/{benchmark}/metrics.json", benchmark=CODE_BENCHMARKS),
+        histories=expand("results/code/train/{variant}/history.csv", variant=CODE_VARIANTS),
+    output:
+        mrr=report(CODE_FIGURES[0], caption="../report/code_mrr.rst", category="Code search (CoCoSoDa)"),
+        curves=report(CODE_FIGURES[1], caption="../report/code_curves.rst", category="Code search (CoCoSoDa)"),
+    log:
+        "logs/code/figures.log",
+    conda:
+        "../envs/code.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    shell:
+        "python -m domains.code.figures --metrics {input.metrics:q} --histories {input.histories:q}"
+        " --mrr {output.mrr:q} --curves {output.curves:q} > {log:q} 2>&1"
