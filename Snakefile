@@ -17,6 +17,7 @@ wildcard_constraints:
 include: "workflows/common.smk"
 include: "workflows/medical.smk"
 include: "workflows/genomics.smk"
+include: "workflows/audio.smk"
 
 
 report: "report/workflow.rst"

@@ -1,130 +1,74 @@
-# Audio (issue 6). Every rule calls a stage's command line (python -m domains.audio.<stage>); no logic lives here.
+# Audio: ESC-50 / ESC-10 and the Free Spoken Digit Dataset. Shared data layer here (fetch -> prepare log-mels);
+# each part of the domain lives in its own rule file included below and adds its final outputs and its metric
+# JSONs (AUDIO_TABLE_METRICS, rows for results/audio/table.tsv) to the lists in workflows/common.smk.
+# Every rule calls a stage's command line (python -m domains.audio.<stage>); no logic lives here.
+# Helpers: workflows/common.smk (audio section).
 
-# --- part A: CLAP + TeminAL + zero-shot temporal evaluation (domains/audio/clap_*.py, text.py, temporal.py,
-# zeroshot.py): captions -> train plain -> stage A -> stage B (each from the previous) -> evaluate each -> report.
-
-AUDIO_CLAP_STAGES = ["plain", "stageA", "stageB"]
-AUDIO_CLAP_FIGURES = [
-    "results/audio/clap/figures/zeroshot_confusion.png",
-    "results/audio/clap/figures/temporal_per_stage.png",
-]
-DOMAIN_RESULTS.setdefault("audio", []).append("results/audio/clap/metrics.json")
-DOMAIN_FIGURES.setdefault("audio", []).extend(AUDIO_CLAP_FIGURES)
+AUDIO_DATASETS = config["audio"]["data"]["datasets"]
+DOMAIN_RESULTS["audio"] = expand("results/audio/features/{dataset}.npz", dataset=AUDIO_DATASETS)
+DOMAIN_FIGURES["audio"] = AUDIO_FIGURES
 
 
-def audio_clap_hparams():
-    """The audio.clap config section as JSON for the stages' --hparams (quoted with :q)."""
-    return json.dumps(config["audio"]["clap"], sort_keys=True)
-
-
-def audio_clap_previous(wildcards):
-    """The previous stage's model (stage A starts from plain, stage B from stage A); none for plain."""
-    i = AUDIO_CLAP_STAGES.index(wildcards.stage)
-    return [f"results/audio/clap/{AUDIO_CLAP_STAGES[i - 1]}/model.pt"] if i > 0 else []
-
-
-def audio_clap_init_arg(wildcards, input):
-    return f"--init {input.init[0]}" if input.init else ""
-
-
-rule audio_clap_captions:
-    input:
-        meta="resources/audio/esc50/meta.csv",
+rule audio_fetch:
     output:
-        "results/audio/clap/captions.pt",
+        meta="resources/audio/{dataset}/meta.csv",
+        status="resources/audio/{dataset}.fetch.json",
     params:
-        hparams=audio_clap_hparams(),
-    log:
-        "logs/audio/clap_captions.log",
-    conda:
-        "../envs/audio.yaml"
-    threads: 1
-    resources:
-        mem_mb=3000,
-        runtime=15,
-    shell:
-        "HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 python -m domains.audio.text --meta {input.meta:q}"
-        " --out {output:q} --hparams {params.hparams:q} --threads {threads} > {log:q} 2>&1"
-
-
-rule audio_clap_train:
-    input:
-        meta="resources/audio/esc50/meta.csv",
-        captions="results/audio/clap/captions.pt",
-        init=audio_clap_previous,
-    output:
-        model="results/audio/clap/{stage}/model.pt",
-        run="results/audio/clap/{stage}/run.json",
-        history="results/audio/clap/{stage}/history.csv",
+        mirror=data_mirror(),
     wildcard_constraints:
-        stage="plain|stageA|stageB",
-    params:
-        hparams=audio_clap_hparams(),
-        init=audio_clap_init_arg,
+        dataset="esc50|fsdd",
     log:
-        "logs/audio/clap_train_{stage}.log",
+        "logs/audio/fetch_{dataset}.log",
     conda:
         "../envs/audio.yaml"
     threads: 1
     resources:
-        gpu=1,
-        mem_mb=4000,
+        mem_mb=1000,
         runtime=60,
     shell:
-        "python -m domains.audio.clap_train --stage {wildcards.stage} --meta {input.meta:q}"
-        " --captions {input.captions:q} --out results/audio/clap/{wildcards.stage} {params.init}"
-        " --hparams {params.hparams:q} --threads {threads} --no-progress > {log:q} 2>&1"
+        "python -m domains.audio.fetch --dataset {wildcards.dataset} --out resources/audio/{wildcards.dataset}"
+        " --status {output.status:q} --mirror {params.mirror:q} > {log:q} 2>&1"
 
 
-rule audio_clap_evaluate:
+rule audio_prepare:
     input:
-        meta="resources/audio/esc50/meta.csv",
-        captions="results/audio/clap/captions.pt",
-        model="results/audio/clap/{stage}/model.pt",
+        meta="resources/audio/{dataset}/meta.csv",
+        status="resources/audio/{dataset}.fetch.json",
     output:
-        "results/audio/clap/{stage}/eval.json",
-    wildcard_constraints:
-        stage="plain|stageA|stageB",
+        "results/audio/features/{dataset}.npz",
     params:
-        hparams=audio_clap_hparams(),
+        hparams=audio_data_hparams(),
+    wildcard_constraints:
+        dataset="esc50|fsdd",
     log:
-        "logs/audio/clap_evaluate_{stage}.log",
+        "logs/audio/prepare_{dataset}.log",
     conda:
         "../envs/audio.yaml"
     threads: 1
     resources:
         mem_mb=3000,
-        runtime=20,
+        runtime=30,
     shell:
-        "python -m domains.audio.zeroshot --model {input.model:q} --meta {input.meta:q}"
-        " --captions {input.captions:q} --out {output:q} --hparams {params.hparams:q} --threads {threads}"
-        " > {log:q} 2>&1"
+        "python -m domains.audio.prepare --dataset {wildcards.dataset} --meta {input.meta:q} --out {output:q}"
+        " --hparams {params.hparams:q} --threads {threads} > {log:q} 2>&1"
 
 
-rule audio_clap_report:
+rule audio_table:
     input:
-        evals=expand("results/audio/clap/{stage}/eval.json", stage=AUDIO_CLAP_STAGES),
-        runs=expand("results/audio/clap/{stage}/run.json", stage=AUDIO_CLAP_STAGES),
+        audio_table_metrics,
     output:
-        metrics="results/audio/clap/metrics.json",
-        confusion=report(
-            AUDIO_CLAP_FIGURES[0],
-            caption="../report/audio_clap_confusion.rst",
-            category="Audio (CLAP + TeminAL)",
-        ),
-        temporal=report(
-            AUDIO_CLAP_FIGURES[1],
-            caption="../report/audio_clap_temporal.rst",
-            category="Audio (CLAP + TeminAL)",
-        ),
+        report("results/audio/table.tsv", caption="../report/audio_table.rst", category="Audio"),
     log:
-        "logs/audio/clap_report.log",
+        "logs/audio/table.log",
     conda:
         "../envs/audio.yaml"
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
     shell:
-        "python -m domains.audio.clap_report --evals {input.evals:q} --runs {input.runs:q}"
-        " --metrics {output.metrics:q} --confusion {output.confusion:q} --temporal {output.temporal:q}"
-        " > {log:q} 2>&1"
+        "python -m domains.audio.table --metrics {input:q} --out {output:q} > {log:q} 2>&1"
+
+
+# Part A: CLAP + TeminAL + zero-shot temporal evaluation.
+include: "audio_clap.smk"

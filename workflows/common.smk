@@ -97,3 +97,19 @@ def genomics_sample_sheet():
 def genomics_hparams():
     """The genomics config section as JSON for the stages' --hparams (quoted with :q)."""
     return json.dumps(config["genomics"], sort_keys=True)
+
+
+# --- audio helpers ---
+# Metric JSONs with a `table_rows` list (domains/audio/table.py) and figures, appended by each audio part's rules.
+AUDIO_TABLE_METRICS = []
+AUDIO_FIGURES = []
+
+
+def audio_data_hparams():
+    """The audio.data config section as JSON for the stages' --hparams (quoted with :q)."""
+    return json.dumps(config["audio"]["data"], sort_keys=True)
+
+
+def audio_table_metrics(wildcards):
+    """Every audio part's metric JSONs (evaluated after all rule files are read)."""
+    return AUDIO_TABLE_METRICS

@@ -28,7 +28,7 @@ from ssl_core.atomic import write_json  # noqa: E402
 from ssl_core.errors import InputError, report_input_errors  # noqa: E402
 from ssl_core.plotting import PALETTE, apply_style, save_figure  # noqa: E402
 
-__all__ = ["collect", "plot_confusion", "plot_temporal", "main"]
+__all__ = ["collect", "table_rows", "plot_confusion", "plot_temporal", "main"]
 
 KEYS = ("zs_top1", "zs_top5", "a2t_r1", "t2a_r1", "a2t_r5", "t2a_r5", "temporal_acc", "seen_val_top1",
         "seen_val_temporal_acc", "reversed_caption_cosine", "reversed_caption_cosine_frozen_minilm")
@@ -60,6 +60,7 @@ def collect(evals: list[Path], runs: list[Path]) -> dict[str, Any]:
     out: dict[str, Any] = {"stages": stages, "chance": first["chance"], "unseen_classes": first["unseen_classes"],
                            "unseen_clips": first["unseen_clips"], "temporal_pairs": first["temporal_pairs"],
                            "retrieval_items": first["retrieval_items"]}
+    out["table_rows"] = table_rows(out)
     if "plain" in stages and "stageB" in stages:
         p, b = stages["plain"], stages["stageB"]
         out["questions"] = {
@@ -69,6 +70,25 @@ def collect(evals: list[Path], runs: list[Path]) -> dict[str, Any]:
                 b["temporal_acc"] > p["temporal_acc"] and b["zs_top1"] >= p["zs_top1"] - 0.05),
         }
     return out
+
+
+def table_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows for ``results/audio/table.tsv`` (``domains.audio.table`` convention): the five headline scores per
+    stage, then their chance levels."""
+    n_unseen = len(metrics["unseen_classes"])
+    dataset = f"esc50 ({n_unseen} unseen classes)"
+    counts = {"zs_top1": metrics["unseen_clips"], "zs_top5": metrics["unseen_clips"],
+              "a2t_r1": metrics["retrieval_items"], "t2a_r1": metrics["retrieval_items"],
+              "temporal_acc": metrics["temporal_pairs"]}
+    rows = [{"part": "clap", "dataset": dataset, "method": f"CLAP {LABELS.get(stage, stage)}", "metric": key,
+             "value": values[key], "std": None, "n": counts[key], "source": "this workflow, last step, seed 0"}
+            for stage, values in metrics["stages"].items() for key in counts]
+    chance = metrics["chance"]
+    for key, value in (("zs_top1", chance["zs_top1"]), ("zs_top5", chance["zs_top5"]), ("a2t_r1", chance["r1"]),
+                       ("t2a_r1", chance["r1"]), ("temporal_acc", chance["temporal_acc"])):
+        rows.append({"part": "clap", "dataset": dataset, "method": "chance", "metric": key, "value": value,
+                     "std": None, "n": None, "source": "1 / candidates"})
+    return rows
 
 
 def plot_confusion(ev: dict[str, Any], dest: Path) -> None:
