@@ -9,7 +9,8 @@ validates them (unreadable, empty, NaN, wrong rate) and resamples to the CLAP sa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -71,21 +72,27 @@ class ClipSet:
     targets: np.ndarray
     folds: np.ndarray
     filenames: list[str]
+    skipped: list[str] = field(default_factory=list)
 
     def subset(self, mask: np.ndarray) -> "ClipSet":
         idx = np.flatnonzero(mask)
-        return ClipSet(self.waves[idx], self.targets[idx], self.folds[idx], [self.filenames[i] for i in idx])
+        return ClipSet(self.waves[idx], self.targets[idx], self.folds[idx], [self.filenames[i] for i in idx],
+                       list(self.skipped))
 
     def __len__(self) -> int:
         return len(self.targets)
 
 
 def load_clips(meta_path: Path, sample_rate: int, seconds: float, targets: tuple[int, ...] | None = None,
-               folds: tuple[int, ...] | None = None, limit_per_class: int | None = None) -> tuple[ClipSet, dict[int, str]]:
+               folds: tuple[int, ...] | None = None, limit_per_class: int | None = None,
+               min_samples: int = 1024) -> tuple[ClipSet, dict[int, str]]:
     """Read the ESC-50 clips of the given classes / folds (all when None), padded or cut to ``seconds``.
 
-    ``limit_per_class`` keeps the first clips of each class (tests and tiny configs). Returns the clips and the
-    class names of the whole metadata table (the caption vocabulary).
+    ``limit_per_class`` keeps the first clips of each class (tests and tiny configs). Metadata rows without a
+    file are dropped by ``read_esc50_meta`` (counted, with a warning); clips shorter than ``min_samples`` (one STFT
+    window) are skipped here the same way (``ClipSet.skipped``); unreadable, empty or NaN clips raise
+    :class:`InputError` naming the file (``load_audio``). Returns the clips and the class names of the whole
+    metadata table (the caption vocabulary).
     """
     meta = read_esc50_meta(meta_path)
     names = class_names(meta)
@@ -99,7 +106,18 @@ def load_clips(meta_path: Path, sample_rate: int, seconds: float, targets: tuple
         raise InputError(f"{meta_path}: no clips for classes {targets} and folds {folds}")
     n = int(round(seconds * sample_rate))
     waves = np.zeros((len(meta), n), dtype=np.float32)
+    keep = np.ones(len(meta), dtype=bool)
     for i, path in enumerate(meta["path"]):
-        waves[i] = fix_length(load_audio(path, sample_rate), n)
-    return ClipSet(waves, meta["target"].to_numpy(np.int64), meta["fold"].to_numpy(np.int64),
-                   [str(f) for f in meta["filename"]]), names
+        wave = load_audio(path, sample_rate)
+        keep[i] = len(wave) >= min_samples
+        waves[i] = fix_length(wave, n)
+    filenames = [str(f) for f in meta["filename"]]
+    skipped = [f for f, k in zip(filenames, keep) if not k]
+    if skipped:
+        warnings.warn(f"{meta_path}: {len(skipped)} clips shorter than {min_samples} samples skipped "
+                      f"({', '.join(skipped[:5])}{' ...' if len(skipped) > 5 else ''})", stacklevel=2)
+    clips = ClipSet(waves[keep], meta["target"].to_numpy(np.int64)[keep], meta["fold"].to_numpy(np.int64)[keep],
+                    [f for f, k in zip(filenames, keep) if k], skipped)
+    if len(clips) == 0:
+        raise InputError(f"{meta_path}: every selected clip is shorter than {min_samples} samples")
+    return clips, names

@@ -187,7 +187,7 @@ def train(stage: str, meta: Path, captions: Path, out: Path, hp: dict[str, Any],
     folds = tuple(f for f in range(1, 6) if f != split.val_fold)
     t0 = time.perf_counter()
     clips, _ = load_clips(meta, hp["features"]["sample_rate"], hp["features"]["clip_seconds"], split.seen, folds,
-                          tr["limit_per_class"])
+                          tr["limit_per_class"], min_samples=hp["features"]["n_fft"])
     load_seconds = time.perf_counter() - t0
     composer = Composer(clips.waves, clips.targets, table.index, seed, tr["overlay_fraction"])
     fractions = {k: float(st[k]) for k in ("single", "set", "seq")}
@@ -228,7 +228,8 @@ def train(stage: str, meta: Path, captions: Path, out: Path, hp: dict[str, Any],
         history.to_csv(tmp, index=False)
     run = {
         "stage": stage, "init": str(init) if init else None, "steps": st["steps"], "batch_size": tr["batch_size"],
-        "fractions": fractions, "train_clips": len(clips), "train_classes": len(split.seen),
+        "fractions": fractions, "train_clips": len(clips), "skipped_short_clips": clips.skipped,
+        "train_classes": len(split.seen),
         "clip_load_seconds": load_seconds, "fit_seconds": fit_seconds,
         "step_seconds": timer.seconds / max(1, timer.steps),
         "compose_logmel_clips_per_second": stream.items / stream.seconds if stream.seconds > 0 else None,

@@ -159,9 +159,10 @@ def evaluate(model_path: Path, meta: Path, captions: Path, threads: int | None =
     if split.to_json() != table.blob["split"]:
         raise InputError(f"{captions}: built for another class split than {model_path}")
     f = hp["features"]
-    unseen, names = load_clips(meta, f["sample_rate"], f["clip_seconds"], split.unseen, None, ev["limit_per_class"])
+    unseen, names = load_clips(meta, f["sample_rate"], f["clip_seconds"], split.unseen, None, ev["limit_per_class"],
+                               min_samples=f["n_fft"])
     seen_val, _ = load_clips(meta, f["sample_rate"], f["clip_seconds"], split.seen, (split.val_fold,),
-                             ev["limit_per_class"])
+                             ev["limit_per_class"], min_samples=f["n_fft"])
     torch.manual_seed(ev["seed"])
     zs = zero_shot(model, table, embed_audio(model, unseen.waves, hp), unseen.targets, split.unseen)
     zs_seen = zero_shot(model, table, embed_audio(model, seen_val.waves, hp), seen_val.targets, split.seen)
@@ -170,7 +171,7 @@ def evaluate(model_path: Path, meta: Path, captions: Path, threads: int | None =
     tmp_seen = temporal_order(model, table, seen_val, split.seen, hp, ev["temporal_pairs"], ev["seed"] + 1)
     return {
         "stage": stage, "unseen_classes": [names[c] for c in split.unseen], "unseen_clips": len(unseen),
-        "seen_val_clips": len(seen_val),
+        "seen_val_clips": len(seen_val), "skipped_short_clips": unseen.skipped + seen_val.skipped,
         "zs_top1": zs["top1"], "zs_top5": zs["top5"], "a2t_r1": ret["a2t_r1"], "t2a_r1": ret["t2a_r1"],
         "a2t_r5": ret["a2t_r5"], "t2a_r5": ret["t2a_r5"], "temporal_acc": tmp["temporal_acc"],
         "reversed_caption_cosine": tmp["reversed_caption_cosine"],
