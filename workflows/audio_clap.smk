@@ -1,8 +1,8 @@
 # Audio part A: CLAP + TeminAL + zero-shot temporal evaluation (domains/audio/clap_*.py, text.py, temporal.py,
 # zeroshot.py): captions -> train plain -> stage A -> stage B (each from the previous) -> evaluate each -> report.
-# Included from workflows/audio.smk (data layer rules there). Every rule calls a stage's command line.
+# Included from workflows/audio.smk (data layer rules there); helpers in workflows/common.smk (audio_clap_*).
+# Every rule calls a stage's command line.
 
-AUDIO_CLAP_STAGES = ["plain", "stageA", "stageB"]
 AUDIO_CLAP_FIGURES = [
     "results/audio/clap/figures/zeroshot_confusion.png",
     "results/audio/clap/figures/temporal_per_stage.png",
@@ -10,21 +10,6 @@ AUDIO_CLAP_FIGURES = [
 DOMAIN_RESULTS["audio"].append("results/audio/clap/metrics.json")
 AUDIO_FIGURES.extend(AUDIO_CLAP_FIGURES)
 AUDIO_TABLE_METRICS.append("results/audio/clap/metrics.json")
-
-
-def audio_clap_hparams():
-    """The audio.clap config section as JSON for the stages' --hparams (quoted with :q)."""
-    return json.dumps(config["audio"]["clap"], sort_keys=True)
-
-
-def audio_clap_previous(wildcards):
-    """The previous stage's model (stage A starts from plain, stage B from stage A); none for plain."""
-    i = AUDIO_CLAP_STAGES.index(wildcards.stage)
-    return [f"results/audio/clap/{AUDIO_CLAP_STAGES[i - 1]}/model.pt"] if i > 0 else []
-
-
-def audio_clap_init_arg(wildcards, input):
-    return f"--init {input.init[0]}" if input.init else ""
 
 
 rule audio_clap_captions:
