@@ -86,9 +86,10 @@ class ItemStream(IterableDataset):
 
 
 class ClapModule(pl.LightningModule):
-    def __init__(self, hp: dict[str, Any], table: CaptionTable, total_steps: int) -> None:
+    def __init__(self, hp: dict[str, Any], table: CaptionTable, total_steps: int, order_lr_scale: float = 1.0) -> None:
         super().__init__()
         self.hp = hp
+        self.order_lr_scale = order_lr_scale
         self.table = table
         self.total_steps = total_steps
         self.model = ClapModel(hp["features"]["n_mels"], hp["model"], hp["text"], int(table.blob["hidden"]),
@@ -115,8 +116,14 @@ class ClapModule(pl.LightningModule):
 
     def configure_optimizers(self) -> dict[str, Any]:
         tr = self.hp["train"]
-        opt = torch.optim.AdamW([p for p in self.parameters() if p.requires_grad], lr=tr["lr"],
-                                weight_decay=tr["weight_decay"])
+        # the order-aware parts (text BiGRU branch, audio BiGRU) may learn faster: the text order branch starts
+        # at zero and must grow against a frozen sentence vector that hardly changes with word order
+        order_names = ("text.token_in.", "text.gru.", "text.order.", "audio.gru.")
+        order = [p for n, p in self.model.named_parameters() if n.startswith(order_names)]
+        rest = [p for n, p in self.model.named_parameters() if not n.startswith(order_names)]
+        scale = self.order_lr_scale
+        opt = torch.optim.AdamW([{"params": rest, "lr": tr["lr"]}, {"params": order, "lr": tr["lr"] * scale}],
+                                lr=tr["lr"], weight_decay=tr["weight_decay"])
         total = max(1, self.total_steps)
         warm = max(1, total // 10)
 
@@ -195,7 +202,7 @@ def train(stage: str, meta: Path, captions: Path, out: Path, hp: dict[str, Any],
         raise InputError(f"config: audio.clap.train.stages.{stage}: single + set + seq must be > 0")
     mixup_alpha = tr["mixup_alpha"] if stage == "plain" else 0.0
     stream = ItemStream(composer, tr["batch_size"], fractions, mel_config(hp["features"]), seed, mixup_alpha)
-    module = ClapModule(hp, table, st["steps"])
+    module = ClapModule(hp, table, st["steps"], st["order_lr_scale"])
     if init is not None:
         previous, _, prev_stage = load_model(init)
         module.model.load_state_dict(previous.state_dict())
@@ -228,7 +235,7 @@ def train(stage: str, meta: Path, captions: Path, out: Path, hp: dict[str, Any],
         history.to_csv(tmp, index=False)
     run = {
         "stage": stage, "init": str(init) if init else None, "steps": st["steps"], "batch_size": tr["batch_size"],
-        "fractions": fractions, "train_clips": len(clips), "skipped_short_clips": clips.skipped,
+        "fractions": fractions, "order_lr_scale": st["order_lr_scale"], "train_clips": len(clips), "skipped_short_clips": clips.skipped,
         "train_classes": len(split.seen),
         "clip_load_seconds": load_seconds, "fit_seconds": fit_seconds,
         "step_seconds": timer.seconds / max(1, timer.steps),
