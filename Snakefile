@@ -18,6 +18,7 @@ include: "workflows/common.smk"
 include: "workflows/medical.smk"
 include: "workflows/genomics.smk"
 include: "workflows/code.smk"
+include: "workflows/audio.smk"
 
 
 report: "report/workflow.rst"

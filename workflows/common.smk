@@ -127,3 +127,39 @@ def code_benchmark_files(wildcards):
 def code_trained_args(wildcards, input):
     """--trained VARIANT=encoder.pt for every configured training variant (the evaluate stage's arguments)."""
     return " ".join(f"--trained {v}={p}" for v, p in zip(config["code"]["variants"], input.encoders))
+
+
+# --- audio helpers ---
+# Metric JSONs with a `table_rows` list (domains/audio/table.py) and figures, appended by each audio part's rules.
+AUDIO_TABLE_METRICS = []
+AUDIO_FIGURES = []
+
+
+def audio_data_hparams():
+    """The audio.data config section as JSON for the stages' --hparams (quoted with :q)."""
+    return json.dumps(config["audio"]["data"], sort_keys=True)
+
+
+def audio_table_metrics(wildcards):
+    """Every audio part's metric JSONs (evaluated after all rule files are read)."""
+    return AUDIO_TABLE_METRICS
+
+
+# --- audio part A (CLAP + TeminAL) helpers ---
+AUDIO_CLAP_STAGES = ["plain", "stageA", "stageB"]  # curriculum order: each stage starts from the previous one
+
+
+def audio_clap_hparams():
+    """The audio.clap config section as JSON for the stages' --hparams (quoted with :q)."""
+    return json.dumps(config["audio"]["clap"], sort_keys=True)
+
+
+def audio_clap_previous(wildcards):
+    """The previous stage's model (stage A starts from plain, stage B from stage A); none for plain."""
+    i = AUDIO_CLAP_STAGES.index(wildcards.stage)
+    return [f"results/audio/clap/{AUDIO_CLAP_STAGES[i - 1]}/model.pt"] if i > 0 else []
+
+
+def audio_clap_init_arg(wildcards, input):
+    """``--init <previous model.pt>`` for stages A and B, nothing for the plain stage."""
+    return f"--init {input.init[0]}" if input.init else ""

@@ -1,0 +1,78 @@
+"""CLAP part A as a user runs it (snakemake, tiny config, real clips from the mirror), and its bad-input
+behaviour on the shared files: a metadata row without its clip is a counted skip, a corrupt clip one error line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from domains.audio.clap_data import class_names, class_split
+from tests.audio.test_clap_pipeline import HP, captions, esc50_meta  # noqa: F401 (fixtures)
+from tests.audio.conftest import write_wave
+from tests.test_workflow import _snakemake
+
+
+@pytest.mark.slow
+def test_clap_tiny_workflow_end_to_end(tmp_path, audio_mirror):
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(yaml.safe_dump({"domains": ["audio"]}))
+    targets = ["results/audio/clap/metrics.json", "results/audio/clap/figures/zeroshot_confusion.png",
+               "results/audio/clap/figures/temporal_per_stage.png"]
+    args = ["--cores", "2", "--configfile", "config/test.yaml", str(cfg)]
+    proc = _snakemake(tmp_path, *targets, *args, mirror=audio_mirror, timeout=600)  # --configfile takes 2+
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    m = json.loads((tmp_path / targets[0]).read_text())
+    assert list(m["stages"]) == ["plain", "stageA", "stageB"]
+    assert {"zs_top1", "zs_top5", "a2t_r1", "t2a_r1", "temporal_acc"} <= set(m["stages"]["stageB"])
+    assert m["table_rows"] and {r["part"] for r in m["table_rows"]} == {"clap"}
+    for fig in targets[1:]:
+        assert (tmp_path / fig).read_bytes()[:4] == b"\x89PNG"
+    again = _snakemake(tmp_path, "-n", *targets, *args, mirror=audio_mirror)
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+
+
+def _tiny_esc50(mirror: Path, dest: Path) -> tuple[Path, pd.DataFrame]:
+    """A writable ESC-50 directory with 4 real clips of each of the tiny config's 6 classes."""
+    meta = pd.read_csv(mirror / "audio" / "esc50" / "meta.csv")
+    split = class_split(sorted(class_names(meta)), 3, 0, 5, 6)
+    rows = meta[meta.target.isin(split.seen + split.unseen)].groupby("target").head(4)
+    (dest / "audio").mkdir(parents=True)
+    for f in rows.filename:
+        shutil.copyfile(mirror / "audio" / "esc50" / "audio" / f, dest / "audio" / f)
+    rows.to_csv(dest / "meta.csv", index=False)
+    return dest / "meta.csv", rows
+
+
+def _train_args(meta: Path, captions: Path, out: Path) -> list[str]:
+    return ["--stage", "plain", "--meta", str(meta), "--captions", str(captions), "--out", str(out), "--hparams", HP,
+            "--threads", "1", "--no-progress"]
+
+
+def test_row_without_clip_is_a_counted_skip_and_corrupt_clip_an_error(audio_mirror, captions, tmp_path, capsys):
+    from domains.audio import clap_train
+
+    meta, rows = _tiny_esc50(audio_mirror, tmp_path / "esc50")
+    seen = set(class_split(sorted(class_names(rows)), 3, 0, 5, 6).seen)
+    in_train = rows[rows.target.isin(seen) & (rows.fold != 5)]
+    (tmp_path / "esc50" / "audio" / in_train.filename.iloc[0]).unlink()  # a metadata row without its file
+    short = in_train.filename.iloc[2]  # a clip shorter than one STFT window
+    write_wave(tmp_path / "esc50" / "audio" / short, np.random.default_rng(0).normal(0, 0.1, 500), 16000)
+    with pytest.warns(UserWarning) as record:
+        clap_train.main(_train_args(meta, captions, tmp_path / "ok"))
+    assert any("1 of" in str(w.message) for w in record) and any("shorter" in str(w.message) for w in record)
+    run = json.loads((tmp_path / "ok" / "run.json").read_text())
+    assert run["train_clips"] == len(in_train) - 2 and run["skipped_short_clips"] == [short]
+    bad = tmp_path / "esc50" / "audio" / in_train.filename.iloc[1]
+    bad.write_bytes(b"OggS" + b"\x00" * 200)  # truncated / unreadable
+    with pytest.raises(SystemExit) as exc:
+        clap_train.main(_train_args(meta, captions, tmp_path / "bad"))
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and bad.name in err[0]
+    assert not (tmp_path / "bad" / "model.pt").exists()

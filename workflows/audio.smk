@@ -1,0 +1,74 @@
+# Audio: ESC-50 / ESC-10 and the Free Spoken Digit Dataset. Shared data layer here (fetch -> prepare log-mels);
+# each part of the domain lives in its own rule file included below and adds its final outputs and its metric
+# JSONs (AUDIO_TABLE_METRICS, rows for results/audio/table.tsv) to the lists in workflows/common.smk.
+# Every rule calls a stage's command line (python -m domains.audio.<stage>); no logic lives here.
+# Helpers: workflows/common.smk (audio section).
+
+AUDIO_DATASETS = config["audio"]["data"]["datasets"]
+DOMAIN_RESULTS["audio"] = expand("results/audio/features/{dataset}.npz", dataset=AUDIO_DATASETS)
+DOMAIN_FIGURES["audio"] = AUDIO_FIGURES
+
+
+rule audio_fetch:
+    output:
+        meta="resources/audio/{dataset}/meta.csv",
+        status="resources/audio/{dataset}.fetch.json",
+    params:
+        mirror=data_mirror(),
+    wildcard_constraints:
+        dataset="esc50|fsdd",
+    log:
+        "logs/audio/fetch_{dataset}.log",
+    conda:
+        "../envs/audio.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=60,
+    shell:
+        "python -m domains.audio.fetch --dataset {wildcards.dataset} --out resources/audio/{wildcards.dataset}"
+        " --status {output.status:q} --mirror {params.mirror:q} > {log:q} 2>&1"
+
+
+rule audio_prepare:
+    input:
+        meta="resources/audio/{dataset}/meta.csv",
+        status="resources/audio/{dataset}.fetch.json",
+    output:
+        "results/audio/features/{dataset}.npz",
+    params:
+        hparams=audio_data_hparams(),
+    wildcard_constraints:
+        dataset="esc50|fsdd",
+    log:
+        "logs/audio/prepare_{dataset}.log",
+    conda:
+        "../envs/audio.yaml"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=30,
+    shell:
+        "python -m domains.audio.prepare --dataset {wildcards.dataset} --meta {input.meta:q} --out {output:q}"
+        " --hparams {params.hparams:q} --threads {threads} > {log:q} 2>&1"
+
+
+rule audio_table:
+    input:
+        audio_table_metrics,
+    output:
+        report("results/audio/table.tsv", caption="../report/audio_table.rst", category="Audio"),
+    log:
+        "logs/audio/table.log",
+    conda:
+        "../envs/audio.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    shell:
+        "python -m domains.audio.table --metrics {input:q} --out {output:q} > {log:q} 2>&1"
+
+
+# Part A: CLAP + TeminAL + zero-shot temporal evaluation.
+include: "audio_clap.smk"

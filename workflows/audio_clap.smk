@@ -1,0 +1,115 @@
+# Audio part A: CLAP + TeminAL + zero-shot temporal evaluation (domains/audio/clap_*.py, text.py, temporal.py,
+# zeroshot.py): captions -> train plain -> stage A -> stage B (each from the previous) -> evaluate each -> report.
+# Included from workflows/audio.smk (data layer rules there); helpers in workflows/common.smk (audio_clap_*).
+# Every rule calls a stage's command line.
+
+AUDIO_CLAP_FIGURES = [
+    "results/audio/clap/figures/zeroshot_confusion.png",
+    "results/audio/clap/figures/temporal_per_stage.png",
+]
+DOMAIN_RESULTS["audio"].append("results/audio/clap/metrics.json")
+AUDIO_FIGURES.extend(AUDIO_CLAP_FIGURES)
+AUDIO_TABLE_METRICS.append("results/audio/clap/metrics.json")
+
+
+rule audio_clap_captions:
+    input:
+        meta="resources/audio/esc50/meta.csv",
+    output:
+        "results/audio/clap/captions.pt",
+    params:
+        hparams=audio_clap_hparams(),
+    log:
+        "logs/audio/clap_captions.log",
+    conda:
+        "../envs/audio.yaml"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=15,
+    shell:
+        "HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 python -m domains.audio.text --meta {input.meta:q}"
+        " --out {output:q} --hparams {params.hparams:q} --threads {threads} > {log:q} 2>&1"
+
+
+rule audio_clap_train:
+    input:
+        meta="resources/audio/esc50/meta.csv",
+        captions="results/audio/clap/captions.pt",
+        init=audio_clap_previous,
+    output:
+        model="results/audio/clap/{stage}/model.pt",
+        run="results/audio/clap/{stage}/run.json",
+        history="results/audio/clap/{stage}/history.csv",
+    wildcard_constraints:
+        stage="plain|stageA|stageB",
+    params:
+        hparams=audio_clap_hparams(),
+        init=audio_clap_init_arg,
+    log:
+        "logs/audio/clap_train_{stage}.log",
+    conda:
+        "../envs/audio.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=4000,
+        runtime=60,
+    shell:
+        "python -m domains.audio.clap_train --stage {wildcards.stage} --meta {input.meta:q}"
+        " --captions {input.captions:q} --out results/audio/clap/{wildcards.stage} {params.init}"
+        " --hparams {params.hparams:q} --threads {threads} --no-progress > {log:q} 2>&1"
+
+
+rule audio_clap_evaluate:
+    input:
+        meta="resources/audio/esc50/meta.csv",
+        captions="results/audio/clap/captions.pt",
+        model="results/audio/clap/{stage}/model.pt",
+    output:
+        "results/audio/clap/{stage}/eval.json",
+    wildcard_constraints:
+        stage="plain|stageA|stageB",
+    params:
+        hparams=audio_clap_hparams(),
+    log:
+        "logs/audio/clap_evaluate_{stage}.log",
+    conda:
+        "../envs/audio.yaml"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=20,
+    shell:
+        "python -m domains.audio.zeroshot --model {input.model:q} --meta {input.meta:q}"
+        " --captions {input.captions:q} --out {output:q} --hparams {params.hparams:q} --threads {threads}"
+        " > {log:q} 2>&1"
+
+
+rule audio_clap_report:
+    input:
+        evals=expand("results/audio/clap/{stage}/eval.json", stage=AUDIO_CLAP_STAGES),
+        runs=expand("results/audio/clap/{stage}/run.json", stage=AUDIO_CLAP_STAGES),
+    output:
+        metrics="results/audio/clap/metrics.json",
+        confusion=report(
+            AUDIO_CLAP_FIGURES[0],
+            caption="../report/audio_clap_confusion.rst",
+            category="Audio (CLAP + TeminAL)",
+        ),
+        temporal=report(
+            AUDIO_CLAP_FIGURES[1],
+            caption="../report/audio_clap_temporal.rst",
+            category="Audio (CLAP + TeminAL)",
+        ),
+    log:
+        "logs/audio/clap_report.log",
+    conda:
+        "../envs/audio.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    shell:
+        "python -m domains.audio.clap_report --evals {input.evals:q} --runs {input.runs:q}"
+        " --metrics {output.metrics:q} --confusion {output.confusion:q} --temporal {output.temporal:q}"
+        " > {log:q} 2>&1"
