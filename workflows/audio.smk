@@ -9,6 +9,9 @@ DOMAIN_RESULTS["audio"] = expand("results/audio/features/{dataset}.npz", dataset
 DOMAIN_FIGURES["audio"] = AUDIO_FIGURES
 
 
+include: "audio_ssl.smk"
+
+
 rule audio_fetch:
     output:
         meta="resources/audio/{dataset}/meta.csv",
@@ -51,6 +54,9 @@ rule audio_prepare:
     shell:
         "python -m domains.audio.prepare --dataset {wildcards.dataset} --meta {input.meta:q} --out {output:q}"
         " --hparams {params.hparams:q} --threads {threads} > {log:q} 2>&1"
+
+
+DOMAIN_RESULTS["audio"].append("results/audio/table.tsv")
 
 
 rule audio_table:

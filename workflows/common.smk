@@ -145,6 +145,30 @@ def audio_table_metrics(wildcards):
     return AUDIO_TABLE_METRICS
 
 
+def audio_ssl_hparams():
+    """The audio.ssl config section as JSON for audio_ssl_train's --hparams (quoted with :q)."""
+    return json.dumps(config["audio"]["ssl"], sort_keys=True)
+
+
+def audio_ssl_features(wildcards):
+    """The features file an SSL data set is cut from (ESC-10 from the ESC-50 features)."""
+    source = {"esc10": "esc50", "fsdd": "fsdd"}[wildcards.ssl_dataset]
+    return f"results/audio/features/{source}.npz"
+
+
+def audio_ssl_runs(wildcards):
+    """result.json of every configured method, test fold and seed of one SSL data set."""
+    ssl = config["audio"]["ssl"]
+    runs = ssl[wildcards.ssl_dataset]
+    return expand(
+        "results/audio/ssl/{ssl_dataset}/{ssl_method}/fold{fold}_seed{seed}/result.json",
+        ssl_dataset=wildcards.ssl_dataset,
+        ssl_method=ssl["methods"],
+        fold=runs["folds"],
+        seed=runs["seeds"],
+    )
+
+
 # --- audio part A (CLAP + TeminAL) helpers ---
 AUDIO_CLAP_STAGES = ["plain", "stageA", "stageB"]  # curriculum order: each stage starts from the previous one
 

@@ -87,7 +87,7 @@ def table_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     for key, value in (("zs_top1", chance["zs_top1"]), ("zs_top5", chance["zs_top5"]), ("a2t_r1", chance["r1"]),
                        ("t2a_r1", chance["r1"]), ("temporal_acc", chance["temporal_acc"])):
         rows.append({"part": "clap", "dataset": dataset, "method": "chance", "metric": key, "value": value,
-                     "std": None, "n": None, "source": "1 / candidates"})
+                     "std": None, "n": None, "source": "chance: k / number of candidates"})
     return rows
 
 

@@ -221,6 +221,13 @@ def train(stage: str, meta: Path, captions: Path, out: Path, hp: dict[str, Any],
         log_every_n_steps=max(1, min(10, st["steps"] // 10)), num_sanity_val_steps=0, limit_val_batches=0,
     )
     last = ckpt_dir / "last.ckpt"
+    # resume only a run of the same stage, config and starting model: a changed config starts afresh
+    fingerprint = json.dumps({"stage": stage, "hp": hp, "init": str(init) if init else None}, sort_keys=True)
+    stamp = ckpt_dir / "config.json"
+    if last.exists() and (not stamp.exists() or stamp.read_text() != fingerprint):
+        last.unlink()
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(fingerprint)
     loader = DataLoader(stream, batch_size=None, num_workers=0)
     t1 = time.perf_counter()
     trainer.fit(module, loader, ckpt_path=str(last) if last.exists() else None)

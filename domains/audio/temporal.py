@@ -175,11 +175,14 @@ class Composer:
 
 
 def kinds_for_batch(batch_size: int, fractions: dict[str, float], rng: np.random.Generator) -> list[str]:
-    """Item kinds of one batch in the given proportions (rounded; the remainder goes to the largest share)."""
+    """Item kinds of one batch in the given proportions (largest-remainder rounding), in random order."""
     names = [k for k, v in fractions.items() if v > 0]
     total = sum(fractions[k] for k in names)
-    counts = {k: int(round(batch_size * fractions[k] / total)) for k in names}
-    counts[max(names, key=lambda k: fractions[k])] += batch_size - sum(counts.values())
-    kinds = [k for k in names for _ in range(max(0, counts[k]))][:batch_size]
+    exact = {k: batch_size * fractions[k] / total for k in names}
+    counts = {k: int(np.floor(exact[k])) for k in names}
+    by_remainder = sorted(names, key=lambda k: (exact[k] - counts[k], fractions[k]), reverse=True)
+    for k in by_remainder[: batch_size - sum(counts.values())]:
+        counts[k] += 1
+    kinds = [k for k in names for _ in range(counts[k])]
     rng.shuffle(kinds)
     return kinds

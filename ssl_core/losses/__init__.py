@@ -17,6 +17,14 @@ from ssl_core.losses.m3co import m3co_loss, m3co_multimodal_loss, mixup_targets,
 from ssl_core.losses.mochi import mix_hard_negatives, mochi_loss, mochi_negatives, moco_info_nce
 from ssl_core.losses.multiview import multiview_info_nce
 from ssl_core.losses.regression import c_mixup_partners, c_mixup_probabilities, supremix_loss, supremix_pairs
+from ssl_core.losses.semisup import (
+    fixmatch_loss,
+    linear_rampup,
+    masked_soft_cross_entropy,
+    mixmatch_loss,
+    pseudo_labels,
+    sharpen,
+)
 
 __all__ = [
     "barlow_twins_loss",
@@ -30,13 +38,17 @@ __all__ = [
     "dcl_loss",
     "dclw_loss",
     "decoupled_mixup_loss",
+    "fixmatch_loss",
     "i_mix_loss",
     "info_nce",
+    "linear_rampup",
     "m3co_loss",
     "m3co_multimodal_loss",
     "masked_logsumexp",
+    "masked_soft_cross_entropy",
     "mix_hard_negatives",
     "mixed_barlow_twins_loss",
+    "mixmatch_loss",
     "mixup_cross_entropy",
     "mixup_targets",
     "mochi_loss",
@@ -44,6 +56,8 @@ __all__ = [
     "moco_info_nce",
     "multiview_info_nce",
     "nt_xent",
+    "pseudo_labels",
+    "sharpen",
     "soft_clip_loss",
     "soft_target_cross_entropy",
     "standardize",

@@ -88,7 +88,9 @@ def test_kinds_for_batch_has_batch_size_items_of_requested_kinds(n, single, set_
     kinds = kinds_for_batch(n, {"single": single, "set": set_, "seq": seq}, np.random.default_rng(0))
     assert len(kinds) == n
     assert all(k in ("single", "set", "seq") for k in kinds)
-    assert "seq" in kinds or n * seq / (single + set_ + seq) < 0.5
+    total = single + set_ + seq
+    for kind, share in (("single", single), ("set", set_), ("seq", seq)):
+        assert abs(kinds.count(kind) - n * share / total) < 1  # largest-remainder rounding
 
 
 def test_class_split_is_seeded_disjoint_and_checked():

@@ -1,0 +1,70 @@
+"""Training step time of every semi-supervised method on the default config's input shapes (ESC-10: 64 mels x 62
+pooled frames; FSDD: 32 mels x 63 frames), one torch thread, CPU.
+
+    python benchmarks/audio_ssl_step.py [--steps 20] [--warmup 3]
+
+A step = one labelled batch (``audio.ssl.train.batch_size``) and, for the SSL methods, one unlabelled batch
+(``unlabeled_batch``): MixMatch runs K label-guess forwards plus one forward/backward of the mixed batch; FixMatch
+one forward/backward of labelled + weak + strong views. Wall and CPU (process) time per step are reported; the
+machine is shared, so CPU time is the fair comparison. Also printed: the estimated wall time of the default
+configuration's SSL part (steps x step time x runs), single job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import torch  # noqa: E402
+
+from domains.audio.semisup import METHODS, SemiSupervised  # noqa: E402
+from domains.audio.ssl_train import run_hparams  # noqa: E402
+from ssl_core.config import DEFAULT_CONFIG, load_config  # noqa: E402
+from ssl_core.runtime import set_threads  # noqa: E402
+
+SHAPES = {"esc10": (64, 62, 10, 30, 260), "fsdd": (32, 63, 10, 243, 2187)}  # mels, frames, classes, labelled, unlabelled
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--warmup", type=int, default=3)
+    args = p.parse_args()
+    set_threads(1)
+    section = load_config([DEFAULT_CONFIG])["audio"]["ssl"]
+    print(f"{'data set':8} {'method':15} {'ms/step wall':>12} {'ms/step cpu':>11} {'runs':>5} {'est. min':>8}")
+    total = 0.0
+    for ds, (mels, frames, n_classes, n_lab, n_unl) in SHAPES.items():
+        hp = run_hparams(section, ds)
+        runs = len(hp[ds]["folds"]) * len(hp[ds]["seeds"])
+        for method in METHODS:
+            torch.manual_seed(0)
+            module = SemiSupervised(method, hp, n_classes, mels)
+            module.set_data(torch.randn(n_lab, mels, frames), torch.randint(n_classes, (n_lab,)),
+                            torch.randn(n_unl, mels, frames), torch.ones(mels))
+            opt = module.configure_optimizers()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                for i in range(args.warmup + args.steps):
+                    if i == args.warmup:
+                        w, c = time.perf_counter(), time.process_time()
+                    loss = module.training_step(i, i)
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+            wall = (time.perf_counter() - w) / args.steps
+            cpu = (time.process_time() - c) / args.steps
+            est = wall * hp["train"]["steps"] * runs / 60
+            total += est
+            print(f"{ds:8} {method:15} {1000 * wall:12.1f} {1000 * cpu:11.1f} {runs:5d} {est:8.1f}")
+    print(f"estimated SSL training, one job at a time: {total:.1f} min (plus ~5 s start-up per run)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,297 @@
+"""Semi-supervised audio classification on precomputed log-mels: data splits, augmentations, the CNN, and one
+Lightning module for the five methods.
+
+Methods (``audio.ssl.methods``):
+
+- ``supervised_10`` / ``supervised_100``: cross-entropy on the labelled 10 % / on every training label (weakly
+  augmented, the same augmentation the SSL methods use for labelled clips).
+- ``mixmatch`` (Berthelot et al., 2019): K weak augmentations of each unlabelled clip, averaged predictions
+  sharpened with temperature T as its label guess; labelled and unlabelled clips (with their targets) mixed with
+  random partners from the combined batch, ``lambda' = max(lambda, 1 - lambda)`` so each mixed clip stays closest
+  to its own; cross-entropy on the mixed labelled part, L2 on the mixed unlabelled part, weighted by
+  ``lambda_u`` ramped up linearly.
+- ``fixmatch`` (Sohn et al., 2020): hard pseudo-label from a weak view where the model is confident
+  (``max p >= tau``), cross-entropy of a strongly augmented view against it.
+- ``fixmatch_mixup``: FixMatch with mixup (as compared in the audio SSL study): the strong unlabelled views are
+  mixed with each other (mixed pseudo-label targets, confidence masks mixed with the same weights,
+  ``lambda' = max(lambda, 1 - lambda)``); with ``fixmatch.mixup_labelled`` the labelled batch is mixed with itself
+  too (off by default: mixed labelled targets keep the model from becoming confident enough for the pseudo-label
+  threshold within the short CPU budget; measured on the validation split, see the README).
+
+Augmentations act on normalised log-mels ``[B, mels, frames]``: weak = random circular time shift and a random
+gain (a constant offset in dB); strong = weak + SpecAugment time and frequency masks (torchaudio) + Gaussian noise.
+All randomness comes from torch's global generator, seeded per run and saved in checkpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from domains.audio.features import spec_augment
+from ssl_core.errors import InputError
+from ssl_core.losses import fixmatch_loss, linear_rampup, masked_soft_cross_entropy, mixmatch_loss, pseudo_labels, sharpen
+from ssl_core.losses.infonce import soft_target_cross_entropy
+from ssl_core.mixup import mix, sample_lambda, sample_permutation
+
+__all__ = ["METHODS", "SSLData", "load_ssl_data", "split_run", "SmallCNN", "Augment", "SemiSupervised"]
+
+METHODS = ("supervised_10", "supervised_100", "mixmatch", "fixmatch", "fixmatch_mixup")
+SSL_DATASETS = {"esc10": "esc50", "fsdd": "fsdd"}  # SSL data set -> features file it is cut from
+
+
+@dataclass
+class SSLData:
+    """Log-mels of one SSL data set: ``x`` [N, mels, frames] (dB, float32), ``y`` [N] (0..C-1), ``group`` [N] (ESC-10:
+    fold 1-5; FSDD: 0 = upstream test, 1 = train), class names."""
+
+    x: np.ndarray
+    y: np.ndarray
+    group: np.ndarray
+    classes: list[str]
+    filenames: np.ndarray
+
+
+def load_ssl_data(features: Path, dataset: str, time_pool: int = 1) -> SSLData:
+    """ESC-10 (the ``esc10`` clips of the ESC-50 features, targets renumbered 0-9) or FSDD, frames average-pooled
+    by ``time_pool``."""
+    if dataset not in SSL_DATASETS:
+        raise InputError(f"unknown SSL data set {dataset!r} (known: {', '.join(SSL_DATASETS)})")
+    try:
+        d = np.load(features)
+        arrays = {k: d[k] for k in ("mels", "labels", "classes", "fold", "split", "esc10", "filenames")}
+    except (OSError, KeyError, ValueError) as exc:
+        raise InputError(f"{features}: not a features file written by domains.audio.prepare ({exc})") from None
+    if dataset == "esc10":
+        keep = arrays["esc10"]
+        targets = np.unique(arrays["labels"][keep])
+        y = np.searchsorted(targets, arrays["labels"][keep])
+        classes = [str(arrays["classes"][t]) for t in targets]
+        group = arrays["fold"][keep]
+    else:
+        keep = np.ones(len(arrays["labels"]), dtype=bool)
+        y = arrays["labels"]
+        classes = [str(c) for c in arrays["classes"]]
+        group = (arrays["split"] == "train").astype(np.int64)
+    if keep.sum() == 0:
+        raise InputError(f"{features}: no {dataset} clips")
+    x = arrays["mels"][keep].astype(np.float32)
+    if time_pool > 1:
+        frames = x.shape[2] // time_pool * time_pool
+        x = x[:, :, :frames].reshape(x.shape[0], x.shape[1], -1, time_pool).mean(axis=3)
+    return SSLData(x=x, y=y.astype(np.int64), group=group.astype(np.int64), classes=classes,
+                   filenames=arrays["filenames"][keep])
+
+
+def split_run(data: SSLData, dataset: str, fold: int, seed: int, label_fraction: float,
+              val_fraction: float) -> dict[str, np.ndarray]:
+    """Indices of ``labelled``, ``unlabelled``, ``val`` and ``test`` clips for one run.
+
+    Test: ESC-10 fold ``fold``; FSDD the upstream test set (``fold`` 0). Validation: ``val_fraction`` of the
+    training clips, stratified, never trained on. Labelled: ``max(1, round(label_fraction * n_c))`` clips of each
+    class ``c`` of the remaining training clips, drawn with ``seed`` (and the fold); the rest is unlabelled.
+    """
+    if dataset == "esc10":
+        if fold not in range(1, 6):
+            raise InputError(f"ESC-10 test fold must be 1-5, got {fold}")
+        test = np.flatnonzero(data.group == fold)
+        train = np.flatnonzero(data.group != fold)
+    else:
+        if fold != 0:
+            raise InputError(f"FSDD has one fixed split (fold 0), got fold {fold}")
+        test = np.flatnonzero(data.group == 0)
+        train = np.flatnonzero(data.group == 1)
+    rng = np.random.default_rng([seed, fold, 7919])
+    val, labelled, unlabelled = [], [], []
+    for c in np.unique(data.y[train]):
+        members = rng.permutation(train[data.y[train] == c])
+        n_val = int(round(val_fraction * len(members)))
+        val.extend(members[:n_val])
+        rest = members[n_val:]
+        n_lab = max(1, int(round(label_fraction * len(rest))))
+        labelled.extend(rest[:n_lab])
+        unlabelled.extend(rest[n_lab:])
+    return {k: np.sort(np.asarray(v, dtype=np.int64)) for k, v in
+            (("labelled", labelled), ("unlabelled", unlabelled), ("val", val), ("test", test))}
+
+
+class SmallCNN(nn.Module):
+    """A small VGG-style CNN on log-mels: per channel entry one conv3x3-BN-ReLU + 2x2 max-pool block, then mean
+    over frequency, max + mean over time, dropout and a linear classifier."""
+
+    def __init__(self, n_classes: int, channels: list[int], dropout: float) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.BatchNorm2d(1)]
+        c_in = 1
+        for c in channels:
+            layers += [nn.Conv2d(c_in, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True),
+                       nn.MaxPool2d(2, ceil_mode=True)]
+            c_in = c
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * c_in, n_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.features(x.unsqueeze(1)).mean(dim=2)  # [B, C, frames']
+        return self.head(torch.cat([h.amax(dim=2), h.mean(dim=2)], dim=1))
+
+
+class Augment:
+    """Weak and strong augmentations of normalised log-mels (see the module docstring)."""
+
+    def __init__(self, hp: dict[str, Any], gain_scale: torch.Tensor) -> None:
+        self.hp = hp
+        self.gain_scale = gain_scale  # [mels]: 1 dB in normalised units, per band
+
+    def weak(self, x: torch.Tensor) -> torch.Tensor:
+        b, _, frames = x.shape
+        max_shift = int(self.hp["shift"] * frames)
+        if max_shift > 0:
+            shifts = torch.randint(-max_shift, max_shift + 1, (b,))
+            idx = (torch.arange(frames)[None, :] - shifts[:, None]) % frames
+            x = torch.gather(x, 2, idx[:, None, :].expand_as(x))
+        if self.hp["gain_db"] > 0:
+            gain = (torch.rand(b) * 2 - 1) * self.hp["gain_db"]
+            x = x + gain[:, None, None] * self.gain_scale[None, :, None]
+        return x
+
+    def strong(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.weak(x)
+        x = spec_augment(x, self.hp["time_mask"], self.hp["freq_mask"], n_masks=self.hp["n_masks"])
+        if self.hp["noise"] > 0:
+            x = x + self.hp["noise"] * torch.randn_like(x)
+        return x
+
+
+def _beta_lambda(n: int, alpha: float) -> torch.Tensor:
+    lam = sample_lambda(n, alpha)
+    return torch.maximum(lam, 1 - lam)
+
+
+class StepLoader(torch.utils.data.IterableDataset):
+    """Yields step numbers: the module draws its own batches (with replacement) from tensors it holds."""
+
+    def __init__(self, steps: int) -> None:
+        self.steps = steps
+
+    def __iter__(self):
+        return iter(range(self.steps))
+
+    def __len__(self) -> int:
+        return self.steps
+
+
+class SemiSupervised(pl.LightningModule):
+    """One method's training on one run's split (tensors held by the module; batches drawn every step)."""
+
+    def __init__(self, method: str, hp: dict[str, Any], n_classes: int, n_mels: int) -> None:
+        super().__init__()
+        if method not in METHODS:
+            raise InputError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
+        self.save_hyperparameters()
+        self.method, self.hp, self.n_classes = method, hp, n_classes
+        self.model = SmallCNN(n_classes, hp["model"]["channels"], hp["model"]["dropout"])
+        self.register_buffer("gain_scale", torch.ones(n_mels))
+        self.x_lab = self.y_lab = self.x_unl = None
+        self.step_times: list[float] = []
+
+    def set_data(self, x_lab: torch.Tensor, y_lab: torch.Tensor, x_unl: torch.Tensor, gain_scale: torch.Tensor) -> None:
+        self.x_lab, self.y_lab, self.x_unl = x_lab, y_lab, x_unl
+        self.gain_scale.copy_(gain_scale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+    def configure_optimizers(self):
+        tr = self.hp["train"]
+        return torch.optim.Adam(self.parameters(), lr=tr["lr"], weight_decay=tr["weight_decay"])
+
+    def _batch(self, x: torch.Tensor, n: int) -> torch.Tensor:
+        return torch.randint(len(x), (n,))
+
+    def training_step(self, batch, batch_idx):
+        t0 = time.perf_counter()
+        tr = self.hp["train"]
+        aug = Augment(self.hp["augment"], self.gain_scale)
+        i = self._batch(self.x_lab, tr["batch_size"])
+        x, y = self.x_lab[i], self.y_lab[i]
+        one_hot = F.one_hot(y, self.n_classes).float()
+        logs: dict[str, torch.Tensor] = {}
+        if self.method.startswith("supervised"):
+            loss = F.cross_entropy(self(aug.weak(x)), y)
+        else:
+            u = self.x_unl[self._batch(self.x_unl, tr["unlabeled_batch"])]
+            loss = getattr(self, f"_{self.method}")(aug, x, one_hot, u, logs)
+        self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=len(x))
+        for k, v in logs.items():
+            self.log(k, v, on_step=False, on_epoch=True, batch_size=len(x))
+        self.step_times.append(time.perf_counter() - t0)
+        return loss
+
+    def _mixmatch(self, aug: Augment, x, one_hot, u, logs) -> torch.Tensor:
+        mm = self.hp["mixmatch"]
+        x_aug = aug.weak(x)
+        u_aug = torch.cat([aug.weak(u) for _ in range(mm["k"])])
+        with torch.no_grad():
+            probs = torch.softmax(self(u_aug), dim=1).reshape(mm["k"], len(u), -1).mean(0)
+            guess = sharpen(probs, mm["temperature"]).repeat(mm["k"], 1)
+        inputs = torch.cat([x_aug, u_aug])
+        targets = torch.cat([one_hot, guess])
+        lam, perm = _beta_lambda(len(inputs), mm["alpha"]), sample_permutation(len(inputs))
+        logits = self(mix(inputs, lam, perm))
+        mixed_t = mix(targets, lam, perm)
+        b = len(x)
+        loss_x, loss_u = mixmatch_loss(logits[:b], mixed_t[:b], logits[b:], mixed_t[b:])
+        weight = mm["lambda_u"] * linear_rampup(self.global_step, mm["rampup_steps"])
+        logs.update(loss_x=loss_x, loss_u=loss_u)
+        return loss_x + weight * loss_u
+
+    def _fixmatch(self, aug: Augment, x, one_hot, u, logs) -> torch.Tensor:
+        fm = self.hp["fixmatch"]
+        b, n = len(x), len(u)
+        logits = self(torch.cat([aug.weak(x), aug.weak(u), aug.strong(u)]))
+        loss_x = soft_target_cross_entropy(logits[:b], one_hot)
+        loss_u, mask = fixmatch_loss(logits[b:b + n], logits[b + n:], fm["threshold"])
+        logs.update(loss_x=loss_x, loss_u=loss_u, mask_rate=mask.mean())
+        return loss_x + fm["lambda_u"] * loss_u
+
+    def _fixmatch_mixup(self, aug: Augment, x, one_hot, u, logs) -> torch.Tensor:
+        fm = self.hp["fixmatch"]
+        b, n = len(x), len(u)
+        x_in, x_t = aug.weak(x), one_hot
+        if fm["mixup_labelled"]:
+            lam_x, perm_x = _beta_lambda(b, fm["mixup_alpha"]), sample_permutation(b)
+            x_in, x_t = mix(x_in, lam_x, perm_x), mix(one_hot, lam_x, perm_x)
+        lam_u, perm_u = _beta_lambda(n, fm["mixup_alpha"]), sample_permutation(n)
+        logits = self(torch.cat([x_in, aug.weak(u), mix(aug.strong(u), lam_u, perm_u)]))
+        loss_x = soft_target_cross_entropy(logits[:b], x_t)
+        labels, mask = pseudo_labels(logits[b:b + n], fm["threshold"])
+        targets = mix(F.one_hot(labels, self.n_classes).float(), lam_u, perm_u)
+        weights = lam_u * mask + (1 - lam_u) * mask[perm_u]
+        loss_u = masked_soft_cross_entropy(logits[b + n:], targets, weights)
+        logs.update(loss_x=loss_x, loss_u=loss_u, mask_rate=mask.mean())
+        return loss_x + fm["lambda_u"] * loss_u
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        pred = self(x).argmax(1)
+        self.log("val_error", (pred != y).float().mean(), on_epoch=True, batch_size=len(y))
+
+    @torch.no_grad()
+    def predict_labels(self, x: torch.Tensor, batch: int = 256) -> torch.Tensor:
+        self.eval()
+        return torch.cat([self(x[i:i + batch]).argmax(1) for i in range(0, len(x), batch)])
+
+
+def write_result(path: Path, result: dict) -> None:
+    from ssl_core.atomic import write_json
+
+    write_json(path, json.loads(json.dumps(result)))

@@ -1,0 +1,92 @@
+"""Collect one SSL data set's runs into ``results/audio/ssl/<DATASET>/metrics.json``.
+
+    python -m domains.audio.ssl_evaluate --dataset esc10 --results <run>/result.json ... --out metrics.json
+
+``error_rate`` per method: ``mean``, ``std`` (population std over runs, 0 for one run), ``per_run`` (list of
+``{fold, seed, test_error, val_error}``), with the split sizes and the mean training step time; ``paper``: the
+published error rates this data set is compared with; ``table_rows``: our rows and the paper's for
+``results/audio/table.tsv`` (see ``domains/audio/table.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ssl_core.atomic import write_json
+from ssl_core.errors import InputError, report_input_errors
+
+from domains.audio.semisup import METHODS, SSL_DATASETS
+
+# Error rates quoted in issue 6 from the audio SSL comparison paper (WRN-28-2, 10 % of the labels, ESC-10 5-fold).
+PAPER = {"esc10": {"remixmatch": 0.1200, "fixmatch": 0.1333}}
+PAPER_SOURCE = "audio SSL comparison paper (as quoted in issue 6): WRN-28-2, 10 % labels, ESC-10 5-fold"
+LABELS = {"supervised_10": "supervised, 10 % labels", "supervised_100": "supervised, 100 % labels",
+          "mixmatch": "MixMatch", "fixmatch": "FixMatch", "fixmatch_mixup": "FixMatch + mixup",
+          "remixmatch": "ReMixMatch"}
+
+
+def summarise(dataset: str, results: list[dict]) -> dict:
+    """metrics.json content from the runs' result.json contents."""
+    by_method: dict[str, list[dict]] = {}
+    for r in results:
+        if r.get("dataset") != dataset or r.get("method") not in METHODS:
+            raise InputError(f"a result for {r.get('dataset')}/{r.get('method')} was given for data set {dataset}")
+        by_method.setdefault(r["method"], []).append(r)
+    error_rate, rows = {}, []
+    for method in [m for m in METHODS if m in by_method]:
+        runs = sorted(by_method[method], key=lambda r: (r["fold"], r["seed"]))
+        errs = np.array([r["test_error"] for r in runs])
+        error_rate[method] = {
+            "mean": float(errs.mean()), "std": float(errs.std()), "n_runs": len(runs),
+            "per_run": [{"fold": r["fold"], "seed": r["seed"], "test_error": r["test_error"],
+                         "val_error": r["val_error"]} for r in runs],
+            "n_labelled": int(np.mean([r["n_labelled"] for r in runs])),
+            "n_unlabelled": int(np.mean([r["n_unlabelled"] for r in runs])),
+            "n_test": int(np.mean([r["n_test"] for r in runs])),
+            "step_time_s": float(np.mean([r["step_time_s"] for r in runs])),
+            "steps": runs[0]["steps"],
+        }
+        folds = sorted({r["fold"] for r in runs})
+        seeds = sorted({r["seed"] for r in runs})
+        rows.append({"part": "ssl", "dataset": dataset, "method": f"{LABELS[method]} (ours)", "metric": "error_rate",
+                     "value": error_rate[method]["mean"], "std": error_rate[method]["std"], "n": len(runs),
+                     "source": f"this workflow: small CNN on log-mels, folds {folds}, seeds {seeds}, "
+                               f"{runs[0]['steps']} steps, last step"})
+    paper = PAPER.get(dataset, {})
+    for method, value in paper.items():
+        rows.append({"part": "ssl", "dataset": dataset, "method": f"{LABELS[method]} (paper)", "metric": "error_rate",
+                     "value": value, "std": None, "n": None, "source": PAPER_SOURCE})
+    out = {"dataset": dataset, "error_rate": error_rate, "paper": {"error_rate": paper, "source": PAPER_SOURCE},
+           "table_rows": rows}
+    sup = error_rate.get("supervised_10", {}).get("mean")
+    if sup is not None:
+        out["beats_supervised_10"] = {m: error_rate[m]["mean"] < sup for m in ("mixmatch", "fixmatch", "fixmatch_mixup")
+                                      if m in error_rate}
+    return out
+
+
+@report_input_errors
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m domains.audio.ssl_evaluate", description=__doc__.split("\n\n")[0])
+    p.add_argument("--dataset", required=True, choices=sorted(SSL_DATASETS))
+    p.add_argument("--results", nargs="+", required=True, type=Path, help="result.json of every run")
+    p.add_argument("--out", required=True, type=Path)
+    args = p.parse_args(argv)
+    results = []
+    for path in args.results:
+        try:
+            results.append(json.loads(path.read_text()))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InputError(f"{path}: not a readable result ({exc})") from None
+    metrics = summarise(args.dataset, results)
+    write_json(args.out, metrics)
+    for method, e in metrics["error_rate"].items():
+        print(f"{args.dataset} {method:15s} error {100 * e['mean']:6.2f} +- {100 * e['std']:5.2f} % ({e['n_runs']} runs)")
+
+
+if __name__ == "__main__":
+    main()

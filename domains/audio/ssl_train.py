@@ -1,0 +1,126 @@
+"""Train one semi-supervised (or supervised reference) run on precomputed log-mels and test it.
+
+    python -m domains.audio.ssl_train --features results/audio/features/esc50.npz --dataset esc10 \
+        --method mixmatch --fold 1 --seed 0 --out results/audio/ssl/esc10/mixmatch/fold1_seed0 \
+        --hparams '<audio.ssl section as JSON>' [--threads 1] [--no-progress]
+
+One run = one data set, method, test fold (ESC-10: 1-5; FSDD: 0, the upstream split) and seed (label draw,
+initialisation, augmentation). Splits: :func:`domains.audio.semisup.split_run` (test fold held out; a stratified
+validation share of the training clips never trained on; 10 % of each class's remaining clips labelled). Features
+are normalised per mel band with the mean and standard deviation of the training clips (labelled and unlabelled;
+never validation or test). The reported model is the **last step** (no selection); the validation error per
+``eval_every`` steps is in ``history.csv``.
+
+Outputs in ``--out``: ``result.json`` (test and validation error, split sizes, mean training step time),
+``history.csv``, ``checkpoints/last.ckpt`` (a rerun resumes from it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import TQDMProgressBar
+from torch.utils.data import DataLoader, TensorDataset
+
+from ssl_core.atomic import atomic_path, write_json
+from ssl_core.config import deep_merge, parse_json_override
+from ssl_core.errors import report_input_errors
+from ssl_core.runtime import set_threads
+from ssl_core.training import CheckpointOnInterrupt, History, RNGState, checkpoint_callbacks, resume_path
+
+from domains.audio.semisup import METHODS, SSL_DATASETS, SemiSupervised, StepLoader, load_ssl_data, split_run
+
+
+def run_hparams(section: dict, dataset: str) -> dict:
+    """The ``audio.ssl`` section with the data set's overrides merged in."""
+    return deep_merge({k: v for k, v in section.items() if k != "dataset_overrides"},
+                      section.get("dataset_overrides", {}).get(dataset, {}))
+
+
+def train_run(features: Path, dataset: str, method: str, fold: int, seed: int, hp: dict, out: Path, *,
+              threads: int | None = 1, progress: bool = True) -> dict:
+    """Train and test one run; write the outputs in the module docstring; return ``result.json``'s content."""
+    set_threads(threads)
+    pl.seed_everything(seed, workers=True, verbose=False)
+    data = load_ssl_data(features, dataset, hp[dataset]["time_pool"])
+    parts = split_run(data, dataset, fold, seed, hp["label_fraction"], hp["val_fraction"])
+    if method == "supervised_100":
+        parts["labelled"] = np.sort(np.concatenate([parts["labelled"], parts["unlabelled"]]))
+        parts["unlabelled"] = parts["unlabelled"][:0]
+    train_rows = np.concatenate([parts["labelled"], parts["unlabelled"]])
+    x = torch.from_numpy(data.x)
+    mean = x[train_rows].mean(dim=(0, 2), keepdim=True)
+    std = x[train_rows].std(dim=(0, 2), keepdim=True).clamp_min(1e-3)
+    x = (x - mean) / std
+    y = torch.from_numpy(data.y)
+    module = SemiSupervised(method, hp, len(data.classes), x.shape[1])
+    unl = parts["unlabelled"] if len(parts["unlabelled"]) else parts["labelled"]
+    module.set_data(x[parts["labelled"]], y[parts["labelled"]], x[unl], 1.0 / std.flatten())
+
+    tr = hp["train"]
+    every = min(tr["eval_every"], tr["steps"])
+    epochs = max(1, tr["steps"] // every)
+    val_loader = None
+    if len(parts["val"]):
+        val_loader = DataLoader(TensorDataset(x[parts["val"]], y[parts["val"]]), batch_size=256)
+    ckpt_dir = out / "checkpoints"
+    last, _ = checkpoint_callbacks(ckpt_dir, every_n_epochs=1, monitor_val=False)
+    history = History()
+    callbacks: list[pl.Callback] = [RNGState(), history, last, CheckpointOnInterrupt(ckpt_dir / "last.ckpt")]
+    if progress:
+        callbacks.append(TQDMProgressBar(refresh_rate=max(1, every // 4)))
+    trainer = pl.Trainer(max_epochs=epochs, accelerator="cpu", devices=1, logger=False, callbacks=callbacks,
+                         enable_progress_bar=progress, enable_model_summary=False, num_sanity_val_steps=0,
+                         check_val_every_n_epoch=1, enable_checkpointing=True, deterministic=False)
+    start = time.perf_counter()
+    trainer.fit(module, DataLoader(StepLoader(every), batch_size=None), val_loader,
+                ckpt_path=resume_path(ckpt_dir))
+    wall = time.perf_counter() - start
+    pred = module.predict_labels(x[parts["test"]])
+    test_error = float((pred != y[parts["test"]]).float().mean())
+    frame = history.frame()
+    with atomic_path(out / "history.csv") as tmp:
+        frame.to_csv(tmp)
+    val_error = float(frame["val_error"].dropna().iloc[-1]) if "val_error" in frame and frame["val_error"].notna().any() else None
+    times = module.step_times[5:] or module.step_times
+    result = {
+        "dataset": dataset, "method": method, "fold": fold, "seed": seed,
+        "test_error": test_error, "val_error": val_error,
+        "n_labelled": int(len(parts["labelled"])), "n_unlabelled": int(len(parts["unlabelled"])),
+        "n_val": int(len(parts["val"])), "n_test": int(len(parts["test"])), "n_classes": len(data.classes),
+        "steps": epochs * every, "step_time_s": float(np.mean(times)) if times else None,
+        "train_wall_s": wall, "input_shape": list(x.shape[1:]),
+        "n_parameters": int(sum(p.numel() for p in module.model.parameters())),
+    }
+    write_json(out / "result.json", result)
+    return result
+
+
+@report_input_errors
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m domains.audio.ssl_train", description=__doc__.split("\n\n")[0])
+    p.add_argument("--features", required=True, type=Path, help="features .npz written by domains.audio.prepare")
+    p.add_argument("--dataset", required=True, choices=sorted(SSL_DATASETS))
+    p.add_argument("--method", required=True, choices=METHODS)
+    p.add_argument("--fold", required=True, type=int, help="ESC-10 test fold 1-5; FSDD: 0")
+    p.add_argument("--seed", required=True, type=int)
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--hparams", required=True, help="the audio.ssl config section as JSON")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--no-progress", action="store_true")
+    args = p.parse_args(argv)
+    hp = run_hparams(parse_json_override(args.hparams), args.dataset)
+    r = train_run(args.features, args.dataset, args.method, args.fold, args.seed, hp, args.out,
+                  threads=args.threads, progress=not args.no_progress)
+    print(f"{args.dataset} {args.method} fold {args.fold} seed {args.seed}: test error {r['test_error']:.4f} "
+          f"(val {r['val_error'] if r['val_error'] is None else round(r['val_error'], 4)}), "
+          f"{r['n_labelled']} labelled / {r['n_unlabelled']} unlabelled, {r['step_time_s'] * 1000:.0f} ms/step")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""Semi-supervised classification losses: MixMatch (Berthelot et al., 2019, arXiv 1905.02249) and FixMatch
+(Sohn et al., 2020, arXiv 2001.07685), as pure functions of logits and targets.
+
+- :func:`sharpen`: ``p_j^(1/T) / sum_k p_k^(1/T)``, MixMatch's temperature sharpening of the averaged label guess.
+- :func:`mixmatch_loss`: ``(L_X, L_U)`` with ``L_X`` the soft-target cross-entropy on the mixed labelled batch and
+  ``L_U = 1/(|U'| L) sum ||q - softmax(logits_u)||^2`` the squared L2 loss on the mixed unlabelled batch (``L``
+  classes); the caller weights ``L_U`` by ``lambda_u * linear_rampup(step)``.
+- :func:`pseudo_labels`: FixMatch's hard pseudo-labels ``argmax p`` and confidence mask ``max p >= tau`` from the
+  weakly augmented view (no gradient).
+- :func:`masked_soft_cross_entropy`: ``1/B sum_i w_i * CE(targets_i, logits_i)``: the FixMatch unlabelled loss
+  (one-hot targets, mask weights; the mean is over the whole unlabelled batch, as in the paper, so few confident
+  samples mean a small loss) and its mixup variant (mixed soft targets and mixed weights).
+- :func:`fixmatch_loss`: pseudo-labels from the weak logits, cross-entropy of the strong logits on the confident ones.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ssl_core.losses.infonce import soft_target_cross_entropy
+
+__all__ = ["sharpen", "linear_rampup", "mixmatch_loss", "pseudo_labels", "masked_soft_cross_entropy", "fixmatch_loss"]
+
+
+def sharpen(probs: torch.Tensor, temperature: float) -> torch.Tensor:
+    """MixMatch sharpening of class distributions (rows): ``p^(1/T)`` renormalised; ``T -> 0`` gives one-hot.
+
+    Computed in log space (``softmax(log p / T)``) so small temperatures do not underflow.
+    """
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    return torch.softmax(torch.log(probs.clamp_min(torch.finfo(probs.dtype).tiny)) / temperature, dim=-1)
+
+
+def linear_rampup(step: int, rampup_steps: int) -> float:
+    """``min(1, step / rampup_steps)`` (1 when ``rampup_steps`` is 0): MixMatch's ramp-up of ``lambda_u``."""
+    if rampup_steps <= 0:
+        return 1.0
+    return float(min(1.0, max(0.0, step / rampup_steps)))
+
+
+def mixmatch_loss(
+    logits_x: torch.Tensor,
+    targets_x: torch.Tensor,
+    logits_u: torch.Tensor,
+    targets_u: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """MixMatch's two terms ``(L_X, L_U)`` on the mixed batches (targets are probability rows).
+
+    ``L_X = -1/|X'| sum_i sum_j q_ij log softmax(logits_x)_ij``;
+    ``L_U = 1/(|U'| L) sum_i ||q_i - softmax(logits_u)_i||^2``.
+    """
+    if logits_x.shape != targets_x.shape or logits_u.shape != targets_u.shape:
+        raise ValueError(f"logits and targets must have the same shapes, got {tuple(logits_x.shape)} / "
+                         f"{tuple(targets_x.shape)} and {tuple(logits_u.shape)} / {tuple(targets_u.shape)}")
+    loss_x = soft_target_cross_entropy(logits_x, targets_x)
+    loss_u = F.mse_loss(torch.softmax(logits_u, dim=-1), targets_u)
+    return loss_x, loss_u
+
+
+@torch.no_grad()
+def pseudo_labels(logits_weak: torch.Tensor, threshold: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(argmax p, mask)`` with ``p = softmax(logits_weak)`` and ``mask = (max p >= threshold)`` as float."""
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be in [0, 1], got {threshold}")
+    probs = torch.softmax(logits_weak.detach(), dim=-1)
+    conf, labels = probs.max(dim=-1)
+    return labels, (conf >= threshold).to(logits_weak.dtype)
+
+
+def masked_soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """``1/B sum_i weights_i * (-sum_j targets_ij log softmax(logits)_ij)`` (mean over all rows, masked or not)."""
+    if logits.shape != targets.shape or weights.shape != logits.shape[:1]:
+        raise ValueError(f"need logits and targets (B, C) and weights (B,), got {tuple(logits.shape)}, "
+                         f"{tuple(targets.shape)}, {tuple(weights.shape)}")
+    per_row = -(targets * F.log_softmax(logits, dim=-1)).sum(dim=-1)
+    return (weights.to(per_row.dtype) * per_row).mean()
+
+
+def fixmatch_loss(logits_weak: torch.Tensor, logits_strong: torch.Tensor, threshold: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """FixMatch unlabelled loss ``1/mu B sum_b 1[max p_b >= tau] H(argmax p_b, softmax(logits_strong_b))``.
+
+    Returns ``(loss, mask)``; no gradient flows through the weak logits.
+    """
+    if logits_weak.shape != logits_strong.shape:
+        raise ValueError(f"weak and strong logits differ in shape: {tuple(logits_weak.shape)} vs {tuple(logits_strong.shape)}")
+    labels, mask = pseudo_labels(logits_weak, threshold)
+    targets = F.one_hot(labels, logits_strong.shape[-1]).to(logits_strong.dtype)
+    return masked_soft_cross_entropy(logits_strong, targets, mask), mask

@@ -1,0 +1,139 @@
+"""Semi-supervised training pieces: splits, augmentations, one step of every method, a tiny real run, metrics."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from domains.audio.prepare import prepare, write_npz
+from domains.audio.semisup import METHODS, Augment, SemiSupervised, SSLData, load_ssl_data, split_run
+from domains.audio.ssl_evaluate import summarise
+from domains.audio.ssl_train import run_hparams, train_run
+from ssl_core.config import DEFAULT_CONFIG, deep_merge, load_config
+from ssl_core.errors import InputError
+from tests.audio.conftest import esc_subset, fsdd_subset
+
+TINY = {"model": {"channels": [4, 8]}, "train": {"steps": 4, "batch_size": 4, "unlabeled_batch": 8, "eval_every": 2},
+        "mixmatch": {"rampup_steps": 2}}
+
+
+def tiny_hp(dataset: str = "fsdd") -> dict:
+    return run_hparams(deep_merge(load_config([DEFAULT_CONFIG])["audio"]["ssl"], TINY), dataset)
+
+
+def _fake(dataset: str) -> SSLData:
+    rng = np.random.default_rng(0)
+    if dataset == "esc10":
+        y = np.repeat(np.arange(10), 40)
+        group = np.tile(np.repeat(np.arange(1, 6), 8), 10)
+    else:
+        y = np.repeat(np.arange(10), 300)
+        group = np.tile((np.arange(300) % 50 >= 5).astype(int), 10)
+    return SSLData(rng.normal(size=(len(y), 4, 6)).astype(np.float32), y, group, [str(c) for c in range(10)],
+                   np.array([f"c{i}" for i in range(len(y))]))
+
+
+@pytest.mark.parametrize("dataset", ["esc10", "fsdd"])
+def test_split_is_disjoint_stratified_and_seeded(dataset):
+    data = _fake(dataset)
+    fold = 3 if dataset == "esc10" else 0
+    parts = split_run(data, dataset, fold, 0, 0.1, 0.1)
+    sets = [set(parts[k].tolist()) for k in ("labelled", "unlabelled", "val", "test")]
+    assert sum(len(s) for s in sets) == len(data.y) and len(set().union(*sets)) == len(data.y)
+    if dataset == "esc10":
+        assert (data.group[parts["test"]] == 3).all() and len(parts["test"]) == 80
+        per_class = 32 - round(0.1 * 32)  # training clips per class after validation
+    else:
+        assert (data.group[parts["test"]] == 0).all() and len(parts["test"]) == 300
+        per_class = 270 - 27
+    counts = np.bincount(data.y[parts["labelled"]], minlength=10)
+    assert (counts == round(0.1 * per_class)).all()
+    again = split_run(data, dataset, fold, 0, 0.1, 0.1)
+    other = split_run(data, dataset, fold, 1, 0.1, 0.1)
+    assert all(np.array_equal(parts[k], again[k]) for k in parts)
+    assert not np.array_equal(parts["labelled"], other["labelled"])
+    assert np.array_equal(parts["test"], other["test"])
+
+
+def test_split_rejects_bad_fold():
+    with pytest.raises(InputError, match="fold"):
+        split_run(_fake("esc10"), "esc10", 0, 0, 0.1, 0.1)
+    with pytest.raises(InputError, match="fold"):
+        split_run(_fake("fsdd"), "fsdd", 2, 0, 0.1, 0.1)
+
+
+def test_augmentations():
+    torch.manual_seed(0)
+    hp = {"shift": 0.5, "gain_db": 0.0, "time_mask": 3, "freq_mask": 2, "n_masks": 1, "noise": 0.0}
+    x = torch.randn(6, 8, 20)
+    weak = Augment(hp, torch.ones(8)).weak(x)
+    for i in range(6):  # a circular shift: some roll of the original
+        assert any(torch.equal(weak[i], torch.roll(x[i], s, dims=1)) for s in range(20))
+    gained = Augment({**hp, "shift": 0.0, "gain_db": 6.0}, torch.full((8,), 0.5)).weak(x)
+    offsets = (gained - x).mean(dim=(1, 2))
+    assert torch.allclose(gained - x, offsets[:, None, None].expand_as(x), atol=1e-6) and offsets.abs().max() <= 3.0
+    strong = Augment({**hp, "shift": 0.0}, torch.ones(8)).strong(x)
+    assert (strong != x).any() and (strong == x).any()
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_one_training_step_of_every_method(method):
+    torch.manual_seed(0)
+    module = SemiSupervised(method, tiny_hp(), n_classes=3, n_mels=8)
+    module.set_data(torch.randn(6, 8, 16), torch.tensor([0, 1, 2, 0, 1, 2]), torch.randn(20, 8, 16), torch.ones(8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # self.log without a trainer
+        loss = module.training_step(0, 0)
+    assert torch.isfinite(loss) and loss.requires_grad
+    loss.backward()
+    assert all(p.grad is not None for p in module.model.parameters())
+    assert len(module.step_times) == 1
+
+
+@pytest.fixture(scope="module")
+def fsdd_features(tmp_path_factory, audio_mirror):
+    d = tmp_path_factory.mktemp("fsdd")
+    meta = fsdd_subset(audio_mirror, d / "fsdd", n=80)
+    out = d / "fsdd.npz"
+    write_npz(out, prepare("fsdd", meta, {}))
+    return out
+
+
+@pytest.mark.parametrize("method", ["supervised_10", "mixmatch", "fixmatch_mixup"])
+def test_tiny_real_run_writes_result_and_resumes(tmp_path, fsdd_features, method):
+    hp = tiny_hp()
+    r = train_run(fsdd_features, "fsdd", method, 0, 0, hp, tmp_path / "run", progress=False)
+    assert 0 <= r["test_error"] <= 1 and r["steps"] == 4 and r["n_test"] == 40
+    assert json.loads((tmp_path / "run" / "result.json").read_text())["test_error"] == r["test_error"]
+    assert (tmp_path / "run" / "checkpoints" / "last.ckpt").is_file()
+    history = (tmp_path / "run" / "history.csv").read_text().splitlines()
+    assert history[0].startswith("epoch") and len(history) == 3
+    again = train_run(fsdd_features, "fsdd", method, 0, 0, hp, tmp_path / "run", progress=False)
+    assert again["test_error"] == r["test_error"]  # resumed from the finished checkpoint: same model
+
+
+def test_esc10_from_esc50_features(tmp_path, audio_mirror):
+    meta = esc_subset(audio_mirror, tmp_path / "esc", n=12)
+    write_npz(tmp_path / "e.npz", prepare("esc50", meta, {}))
+    data = load_ssl_data(tmp_path / "e.npz", "esc10", time_pool=4)
+    assert data.x.shape[1:] == (64, 62) and data.y.min() == 0 and data.classes[0] == "dog"
+    with pytest.raises(InputError, match="not a features file"):
+        load_ssl_data(meta, "esc10")
+
+
+def test_summarise_means_and_paper_rows():
+    runs = [{"dataset": "esc10", "method": m, "fold": f, "seed": 0, "test_error": e, "val_error": None,
+             "n_labelled": 30, "n_unlabelled": 260, "n_test": 80, "step_time_s": 0.1, "steps": 10}
+            for m, errs in (("supervised_10", (0.5, 0.3)), ("fixmatch", (0.2, 0.4))) for f, e in zip((1, 2), errs)]
+    m = summarise("esc10", runs)
+    assert m["error_rate"]["supervised_10"]["mean"] == pytest.approx(0.4)
+    assert m["error_rate"]["fixmatch"]["std"] == pytest.approx(0.1)
+    assert m["beats_supervised_10"] == {"fixmatch": True}
+    paper = [r for r in m["table_rows"] if "(paper)" in r["method"]]
+    assert {r["method"]: r["value"] for r in paper} == {"ReMixMatch (paper)": 0.12, "FixMatch (paper)": 0.1333}
+    with pytest.raises(InputError):
+        summarise("fsdd", runs)

@@ -1,0 +1,52 @@
+"""The audio workflow as a user runs it (FSDD only, tiny SSL config, two methods): fetch from the mirror, prepare, every SSL
+method, metrics, figure and table; then an up-to-date rerun; and a dry run of the default config."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+import yaml
+
+from tests.audio.test_semisup import TINY
+from tests.test_workflow import _snakemake
+
+
+def _config(tmp_path):
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(yaml.safe_dump({"domains": ["audio"], "audio": {
+        "data": {"datasets": ["fsdd"]},
+        "ssl": {**TINY, "datasets": ["fsdd"], "methods": ["supervised_10", "fixmatch_mixup"],
+                "fsdd": {"folds": [0], "seeds": [0], "time_pool": 1}}}}))
+    return cfg
+
+
+@pytest.mark.slow
+def test_audio_tiny_run_end_to_end(tmp_path, audio_mirror):
+    cfg = _config(tmp_path)
+    proc = _snakemake(tmp_path, "--cores", "2", "--configfile", str(cfg), mirror=audio_mirror, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    status = json.loads((tmp_path / "resources/audio/fsdd.fetch.json").read_text())
+    assert status["clips"] == 3000 and status["origin"] == "mirror"
+    assert "fsdd: used 3000 of 3000 clips" in (tmp_path / "logs/audio/prepare_fsdd.log").read_text()
+    m = json.loads((tmp_path / "results/audio/ssl/fsdd/metrics.json").read_text())
+    assert set(m["error_rate"]) == {"supervised_10", "fixmatch_mixup"}
+    for e in m["error_rate"].values():
+        assert 0 <= e["mean"] <= 1 and e["n_runs"] == 1 and e["n_test"] == 300
+    rows = list(csv.DictReader((tmp_path / "results/audio/table.tsv").open(), delimiter="\t"))
+    assert {r["method"] for r in rows} >= {"supervised, 10 % labels (ours)", "FixMatch + mixup (ours)"}
+    assert (tmp_path / "results/audio/figures/ssl_error_rates.png").read_bytes()[:4] == b"\x89PNG"
+    again = _snakemake(tmp_path, "-n", "--configfile", str(cfg), mirror=audio_mirror)
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_dry_run_default_audio_config(tmp_path):
+    proc = _snakemake(tmp_path, "-n", "--config", "domains=[audio]")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    for rule in ("audio_fetch", "audio_prepare", "audio_ssl_train", "audio_ssl_evaluate", "audio_ssl_figures",
+                 "audio_table"):
+        assert rule in out
+    # 5 methods x (5 ESC-10 folds + 3 FSDD seeds) training jobs
+    assert any(line.split()[:2] == ["audio_ssl_train", "40"] for line in out.splitlines())
