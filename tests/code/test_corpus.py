@@ -64,7 +64,7 @@ def test_first_paragraph_collapses_whitespace():
 
 def _hp(tmp_path, **corpus):
     hp = load_config([__import__("ssl_core.config").config.DEFAULT_CONFIG])["code"]
-    hp["corpus"] = {**hp["corpus"], "stdlib": False, "directories": [str(tmp_path / "src")], "test_fraction": 0.5,
+    hp["corpus"] = {**hp["corpus"], "stdlib": False, "packages": [], "directories": [str(tmp_path / "src")], "test_fraction": 0.5,
                     "valid_fraction": 0.0, **corpus}
     return hp
 
