@@ -5,7 +5,8 @@ Methods (``audio.ssl.methods``):
 
 - ``supervised_10`` / ``supervised_100``: cross-entropy on the labelled 10 % / on every training label (weakly
   augmented, the same augmentation the SSL methods use for labelled clips).
-- ``mixmatch`` (Berthelot et al., 2019): K weak augmentations of each unlabelled clip, averaged predictions
+- ``mixmatch`` (Berthelot et al., 2019): ``unlabeled_batch / K`` unlabelled clips per step (so that every SSL
+  method sees ``unlabeled_batch`` unlabelled rows per step), K weak augmentations of each unlabelled clip, averaged predictions
   sharpened with temperature T as its label guess; labelled and unlabelled clips (with their targets) mixed with
   random partners from the combined batch, ``lambda' = max(lambda, 1 - lambda)`` so each mixed clip stays closest
   to its own; cross-entropy on the mixed labelled part, L2 on the mixed unlabelled part, weighted by
@@ -228,7 +229,10 @@ class SemiSupervised(pl.LightningModule):
         if self.method.startswith("supervised"):
             loss = F.cross_entropy(self(aug.weak(x)), y)
         else:
-            u = self.x_unl[self._batch(self.x_unl, tr["unlabeled_batch"])]
+            n_u = tr["unlabeled_batch"]
+            if self.method == "mixmatch":  # K views each: the same number of unlabelled rows per step as FixMatch
+                n_u = max(1, n_u // self.hp["mixmatch"]["k"])
+            u = self.x_unl[self._batch(self.x_unl, n_u)]
             loss = getattr(self, f"_{self.method}")(aug, x, one_hot, u, logs)
         self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=len(x))
         for k, v in logs.items():

@@ -41,7 +41,9 @@ def table_rows(path: Path) -> list[dict]:
 
 def build_table(paths: list[Path]) -> pd.DataFrame:
     rows = [r for p in paths for r in table_rows(p)]
-    return pd.DataFrame([{c: r.get(c) for c in COLUMNS} for r in rows], columns=COLUMNS)
+    table = pd.DataFrame([{c: r.get(c) for c in COLUMNS} for r in rows], columns=COLUMNS)
+    table["n"] = pd.to_numeric(table["n"]).astype("Int64")  # run counts print as integers, blank when absent
+    return table
 
 
 @report_input_errors
