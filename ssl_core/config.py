@@ -18,6 +18,7 @@ import yaml
 from ssl_core.errors import InputError
 
 __all__ = ["REPO_ROOT", "SCHEMA_PATH", "DEFAULT_CONFIG", "deep_merge", "validate_config", "load_config",
+           "resolve_section",
            "parse_json_override"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -80,3 +81,26 @@ def parse_json_override(text: str, option: str = "--hparams") -> dict[str, Any]:
     if not isinstance(override, dict):
         raise InputError(f"{option}: must be a JSON object")
     return override
+
+
+def resolve_section(
+    keys: tuple[str, ...], config_paths: list[Path] | None, hparams_json: str | None
+) -> dict[str, Any]:
+    """One config section as a stage sees it, e.g. ``("audio", "clap")``: the section of the config files
+    (config/config.yaml by default) with the stage's ``--hparams`` JSON merged on top, the whole config validated
+    again after the merge so a bad override fails like a bad config file."""
+    config = load_config(config_paths or [DEFAULT_CONFIG])
+    section = config
+    for key in keys:
+        section = section[key]
+    section = dict(section)
+    if hparams_json:
+        section = deep_merge(section, parse_json_override(hparams_json))
+        merged = section
+        for depth in range(len(keys) - 1, -1, -1):
+            parent = config
+            for key in keys[:depth]:
+                parent = parent[key]
+            merged = {**parent, keys[depth]: merged}
+        validate_config(merged)
+    return section

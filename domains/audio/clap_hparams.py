@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ssl_core.config import DEFAULT_CONFIG, deep_merge, load_config, parse_json_override, validate_config
+from ssl_core.config import resolve_section
 
 __all__ = ["resolve_clap_hparams", "STAGES"]
 
@@ -16,9 +16,4 @@ STAGES = ("plain", "stageA", "stageB")
 
 def resolve_clap_hparams(config_paths: list[Path] | None, hparams_json: str | None) -> dict[str, Any]:
     """Validated ``audio.clap`` section: the config files' section with ``hparams_json`` merged on top."""
-    config = load_config(config_paths or [DEFAULT_CONFIG])
-    section = dict(config["audio"]["clap"])
-    if hparams_json:
-        section = deep_merge(section, parse_json_override(hparams_json))
-        validate_config({**config, "audio": {**config["audio"], "clap": section}})
-    return section
+    return resolve_section(("audio", "clap"), config_paths, hparams_json)
