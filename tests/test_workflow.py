@@ -56,7 +56,9 @@ def test_config_typo_fails_before_the_dag_with_one_line(tmp_path):
 
 def test_tiny_run_end_to_end(tmp_path, mirror):
     cfg = tmp_path / "tiny.yaml"
-    cfg.write_text(yaml.safe_dump({"medical": {"datasets": ["ROSMAP", "BRCA"], "seeds": [0],
+    # Code and audio have their own end-to-end tests (tests/code, tests/audio); this one keeps CI time down.
+    cfg.write_text(yaml.safe_dump({"domains": ["medical", "genomics"],
+                                   "medical": {"datasets": ["ROSMAP", "BRCA"], "seeds": [0],
                                                "model": {"embed_dim": 8, "head_dim": 8},
                                                "train": {"epochs": 3, "val_every": 1},
                                                "mogonet": {"hidden_dims": [8], "epochs": 3}}}))

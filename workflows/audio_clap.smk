@@ -7,9 +7,10 @@ AUDIO_CLAP_FIGURES = [
     "results/audio/clap/figures/zeroshot_confusion.png",
     "results/audio/clap/figures/temporal_per_stage.png",
 ]
-DOMAIN_RESULTS["audio"].append("results/audio/clap/metrics.json")
-AUDIO_FIGURES.extend(AUDIO_CLAP_FIGURES)
-AUDIO_TABLE_METRICS.append("results/audio/clap/metrics.json")
+if config["audio"]["clap"]["enabled"]:
+    DOMAIN_RESULTS["audio"].append("results/audio/clap/metrics.json")
+    AUDIO_FIGURES.extend(AUDIO_CLAP_FIGURES)
+    AUDIO_TABLE_METRICS.append("results/audio/clap/metrics.json")
 
 
 rule audio_clap_captions:

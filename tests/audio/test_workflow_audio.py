@@ -17,6 +17,7 @@ def _config(tmp_path):
     cfg = tmp_path / "tiny.yaml"
     cfg.write_text(yaml.safe_dump({"domains": ["audio"], "audio": {
         "data": {"datasets": ["fsdd"]},
+        "clap": {"enabled": False},
         "ssl": {**TINY, "datasets": ["fsdd"], "methods": ["supervised_10", "fixmatch_mixup"],
                 "fsdd": {"folds": [0], "seeds": [0], "time_pool": 1}}}}))
     return cfg
@@ -37,6 +38,7 @@ def test_audio_tiny_run_end_to_end(tmp_path, audio_mirror):
     rows = list(csv.DictReader((tmp_path / "results/audio/table.tsv").open(), delimiter="\t"))
     assert {r["method"] for r in rows} >= {"supervised, 10 % labels (ours)", "FixMatch + mixup (ours)"}
     assert (tmp_path / "results/audio/figures/ssl_error_rates.png").read_bytes()[:4] == b"\x89PNG"
+    assert not (tmp_path / "results/audio/clap").exists()  # part A switched off
     again = _snakemake(tmp_path, "-n", "--configfile", str(cfg), mirror=audio_mirror)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
