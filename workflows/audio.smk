@@ -29,7 +29,7 @@ rule audio_fetch:
         mem_mb=1000,
         runtime=60,
     shell:
-        "python -m domains.audio.fetch --dataset {wildcards.dataset} --out resources/audio/{wildcards.dataset}"
+        "python -m domains.audio.fetch --dataset {wildcards.dataset:q} --out resources/audio/{wildcards.dataset:q}"
         " --status {output.status:q} --mirror {params.mirror:q} > {log:q} 2>&1"
 
 
@@ -52,7 +52,7 @@ rule audio_prepare:
         mem_mb=3000,
         runtime=30,
     shell:
-        "python -m domains.audio.prepare --dataset {wildcards.dataset} --meta {input.meta:q} --out {output:q}"
+        "python -m domains.audio.prepare --dataset {wildcards.dataset:q} --meta {input.meta:q} --out {output:q}"
         " --hparams {params.hparams:q} --threads {threads} > {log:q} 2>&1"
 
 

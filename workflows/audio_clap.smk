@@ -57,8 +57,8 @@ rule audio_clap_train:
         mem_mb=4000,
         runtime=60,
     shell:
-        "python -m domains.audio.clap_train --stage {wildcards.stage} --meta {input.meta:q}"
-        " --captions {input.captions:q} --out results/audio/clap/{wildcards.stage} {params.init}"
+        "python -m domains.audio.clap_train --stage {wildcards.stage:q} --meta {input.meta:q}"
+        " --captions {input.captions:q} --out results/audio/clap/{wildcards.stage:q} {params.init}"
         " --hparams {params.hparams:q} --threads {threads} --no-progress > {log:q} 2>&1"
 
 

@@ -33,8 +33,8 @@ rule audio_ssl_train:
         mem_mb=3000,
         runtime=30,
     shell:
-        "python -m domains.audio.ssl_train --features {input:q} --dataset {wildcards.ssl_dataset}"
-        " --method {wildcards.ssl_method} --fold {wildcards.fold} --seed {wildcards.seed} --out {params.out:q}"
+        "python -m domains.audio.ssl_train --features {input:q} --dataset {wildcards.ssl_dataset:q}"
+        " --method {wildcards.ssl_method:q} --fold {wildcards.fold:q} --seed {wildcards.seed} --out {params.out:q}"
         " --hparams {params.hparams:q} --threads {threads} --no-progress > {log:q} 2>&1"
 
 
@@ -54,7 +54,7 @@ rule audio_ssl_evaluate:
         mem_mb=1000,
         runtime=5,
     shell:
-        "python -m domains.audio.ssl_evaluate --dataset {wildcards.ssl_dataset} --results {input:q}"
+        "python -m domains.audio.ssl_evaluate --dataset {wildcards.ssl_dataset:q} --results {input:q}"
         " --out {output:q} > {log:q} 2>&1"
 
 

@@ -49,7 +49,7 @@ rule code_fetch:
         mem_mb=1000,
         runtime=20,
     shell:
-        "python -m domains.code.fetch --benchmark {wildcards.benchmark} --out resources/code/{wildcards.benchmark}"
+        "python -m domains.code.fetch --benchmark {wildcards.benchmark:q} --out resources/code/{wildcards.benchmark:q}"
         " --mirror {params.mirror:q} > {log:q} 2>&1"
 
 
@@ -98,7 +98,7 @@ rule code_train:
         runtime=60,
     shell:
         "python -m domains.code.train --corpus results/code/corpus --tokenizer {input.tokenizer:q}"
-        " --variant {wildcards.variant} --out results/code/train/{wildcards.variant} --hparams {params.hparams:q}"
+        " --variant {wildcards.variant:q} --out results/code/train/{wildcards.variant:q} --hparams {params.hparams:q}"
         " --threads {threads} --no-progress > {log:q} 2>&1"
 
 
@@ -115,7 +115,7 @@ rule code_evaluate:
     params:
         hparams=code_hparams(),
         trained=code_trained_args,
-        init=lambda wildcards, input: f"--init {input.init}" if CODE_VARIANTS else "",
+        init=lambda wildcards, input: f"--init {shlex.quote(str(input.init))}" if CODE_VARIANTS else "",
         directory=lambda wildcards, input: os.path.dirname(input.corpus),
     log:
         "logs/code/evaluate_{benchmark}.log",
@@ -126,7 +126,7 @@ rule code_evaluate:
         mem_mb=6000,
         runtime=30,
     shell:
-        "python -m domains.code.evaluate --benchmark {params.directory:q} --name {wildcards.benchmark}"
+        "python -m domains.code.evaluate --benchmark {params.directory:q} --name {wildcards.benchmark:q}"
         " --tokenizer {input.tokenizer:q} {params.init} {params.trained} --metrics {output:q}"
         " --hparams {params.hparams:q} --threads {threads} > {log:q} 2>&1"
 

@@ -2,6 +2,7 @@
 # lists of final targets). No rules live here.
 import json
 import os
+import shlex
 
 from ssl_core.config import deep_merge, validate_config
 from ssl_core.errors import InputError
@@ -126,7 +127,7 @@ def code_benchmark_files(wildcards):
 
 def code_trained_args(wildcards, input):
     """--trained VARIANT=encoder.pt for every configured training variant (the evaluate stage's arguments)."""
-    return " ".join(f"--trained {v}={p}" for v, p in zip(config["code"]["variants"], input.encoders))
+    return " ".join(f"--trained {shlex.quote(f'{v}={p}')}" for v, p in zip(config["code"]["variants"], input.encoders))
 
 
 # --- audio helpers ---
@@ -186,4 +187,4 @@ def audio_clap_previous(wildcards):
 
 def audio_clap_init_arg(wildcards, input):
     """``--init <previous model.pt>`` for stages A and B, nothing for the plain stage."""
-    return f"--init {input.init[0]}" if input.init else ""
+    return f"--init {shlex.quote(input.init[0])}" if input.init else ""
