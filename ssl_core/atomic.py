@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "write_json", "write_text"]
+__all__ = ["atomic_path", "remove_on_failure", "write_json", "write_text"]
 
 
 @contextlib.contextmanager
@@ -31,6 +31,19 @@ def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
         os.replace(tmp_path, dest)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def remove_on_failure(directory: str | os.PathLike[str], names: tuple[str, ...]) -> Iterator[None]:
+    """Delete ``directory/name`` for each of ``names`` if the block raises (also on KeyboardInterrupt and
+    SystemExit), then re-raise: a failed or interrupted stage leaves no file that looks like a finished result,
+    while anything else in the directory (checkpoints a rerun resumes from) stays."""
+    try:
+        yield
+    except BaseException:
+        for name in names:
+            (Path(directory) / name).unlink(missing_ok=True)
+        raise
 
 
 def write_text(dest: str | os.PathLike[str], text: str) -> None:

@@ -37,7 +37,7 @@ from domains.audio.clap_model import ClapModel, clap_loss, load_audio_checkpoint
 from domains.audio.features import LogMelConfig, log_mel
 from domains.audio.temporal import Composer, kinds_for_batch
 from domains.audio.text import CaptionTable
-from ssl_core.atomic import atomic_path, write_json
+from ssl_core.atomic import atomic_path, remove_on_failure, write_json
 from ssl_core.errors import InputError, report_input_errors
 from ssl_core.mixup import mix, sample_lambda, sample_permutation
 from ssl_core.runtime import set_threads
@@ -271,13 +271,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
     hp = resolve_clap_hparams(args.config, args.hparams)
-    try:
+    with remove_on_failure(args.out, ("model.pt", "run.json", "history.csv")):
         run = train(args.stage, args.meta, args.captions, args.out, hp, args.init, args.threads,
                     progress=not args.no_progress)
-    except BaseException:
-        for name in ("model.pt", "run.json", "history.csv"):
-            (args.out / name).unlink(missing_ok=True)
-        raise
     print(json.dumps(run))
 
 

@@ -40,7 +40,7 @@ from domains.code.hparams import resolve_hparams
 from domains.code.lexer import code_tokens, encoder_text, query_tokens
 from domains.code.model import MeanPoolEncoder, batch_ids, bert_config, encode_texts, save_encoders
 from domains.code.tokenizer import load_tokenizer, read_pairs
-from ssl_core.atomic import atomic_path, write_json
+from ssl_core.atomic import atomic_path, remove_on_failure, write_json
 from ssl_core.errors import InputError, report_input_errors
 from ssl_core.losses.cocosoda import cocosoda_loss
 from ssl_core.moco import NegativeQueue, ema_update_, momentum_copy
@@ -274,12 +274,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
     hp = resolve_hparams(args.config, args.hparams)
-    try:
+    with remove_on_failure(args.out, ("encoder.pt", "run.json", "history.csv")):
         run = train(args.corpus, args.tokenizer, args.variant, hp, args.out, args.threads, not args.no_progress)
-    except BaseException:
-        for name in ("encoder.pt", "run.json", "history.csv"):
-            (args.out / name).unlink(missing_ok=True)
-        raise
     print(json.dumps(run))
 
 

@@ -36,7 +36,7 @@ from transformers import BertConfig, BertModel
 
 from domains.genomics.hparams import resolve_hparams
 from domains.genomics.model import DNAEncoder, bert_config
-from ssl_core.atomic import atomic_path, write_json
+from ssl_core.atomic import atomic_path, remove_on_failure, write_json
 from ssl_core.errors import InputError, report_input_errors
 from ssl_core.losses.imix import i_mix_loss
 from ssl_core.losses.mimix import weighted_simclr
@@ -243,12 +243,8 @@ def main(argv: list[str] | None = None) -> None:
     if not (args.tokens / "tokens.json").is_file():
         raise InputError(f"{args.tokens}: no tokens.json (run the tokenize stage first)")
     hp = resolve_hparams(args.config, args.hparams)
-    try:
+    with remove_on_failure(args.out, ("encoder.pt", "run.json")):
         run = train(args.tokens, hp, args.out, args.threads, progress=not args.no_progress)
-    except BaseException:
-        for name in ("encoder.pt", "run.json"):
-            (args.out / name).unlink(missing_ok=True)
-        raise
     print(json.dumps(run))
 
 

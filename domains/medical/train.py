@@ -42,7 +42,7 @@ from domains.medical.hparams import resolve_hparams
 from domains.medical.metrics import classification_metrics
 from domains.medical.model import M3CoL, M3CoLConfig
 from domains.medical.mogonet import MOGONET, MOGONETConfig, patient_graph
-from ssl_core.atomic import atomic_path, write_json
+from ssl_core.atomic import atomic_path, remove_on_failure, write_json
 from ssl_core.errors import InputError, report_input_errors
 from ssl_core.runtime import set_threads
 from ssl_core.training import (
@@ -337,16 +337,13 @@ def main(argv: list[str] | None = None) -> None:
     adata = ad.read_h5ad(args.data)
     hp = resolve_hparams(args.config, args.hparams, adata.uns["dataset"])
     try:
-        run = train_one(adata, hp, args.seed, args.out, args.threads, progress=not args.no_progress,
-                        method=args.method)
-    except BaseException as exc:
         # Leave the checkpoints (they let a rerun resume) but nothing that looks like a finished result.
-        for name in ("predictions.tsv", "run.json", "history.csv"):
-            (args.out / name).unlink(missing_ok=True)
-        if isinstance(exc, TrainingInterrupted):
-            print(f"interrupted: {exc}", file=sys.stderr)
-            raise SystemExit(143) from None
-        raise
+        with remove_on_failure(args.out, ("predictions.tsv", "run.json", "history.csv")):
+            run = train_one(adata, hp, args.seed, args.out, args.threads, progress=not args.no_progress,
+                            method=args.method)
+    except TrainingInterrupted as exc:
+        print(f"interrupted: {exc}", file=sys.stderr)
+        raise SystemExit(143) from None
     print(json.dumps(run["metrics"]))
 
 
