@@ -1,7 +1,7 @@
 """Code search speed: training step time per variant and encode throughput (items/s), default model config.
 
     python benchmarks/code_speed.py [--corpus results/code/corpus] [--tokenizer results/code/tokenizer.json]
-        [--steps 10] [--threads 1]
+        [--steps 10] [--threads 1] [--hparams JSON] [--variants cocosoda,no_queue]
 
 Needs the corpus and tokenizer of a workflow run. Prints one table: variant, seconds per training step (mean of
 ``--steps`` steps after one warm-up), pairs/s, and code snippets/s and queries/s when encoding (no gradient).
@@ -32,18 +32,21 @@ def main() -> None:
     p.add_argument("--tokenizer", type=Path, default=Path("results/code/tokenizer.json"))
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--hparams", default=None, help="JSON merged over the code config section (as the stages take)")
+    p.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated variants to time")
     args = p.parse_args()
     set_threads(args.threads)
-    hp = resolve_hparams(None, None)
+    hp = resolve_hparams(None, args.hparams)
     tok = load_tokenizer(args.tokenizer)
     rows = read_pairs(args.corpus / "valid.jsonl")[:2000]
     lexed = Lexed(rows)
     cfg = json.loads(json.dumps(bert_config(hp["model"], tok.get_vocab_size()).to_dict(), default=str))
     bs = hp["train"]["batch_size"]
-    print(f"threads={args.threads} batch={bs} hidden={hp['model']['hidden_size']} layers={hp['model']['num_layers']}")
+    print(f"threads={args.threads} batch={bs} hidden={hp['model']['hidden_size']} layers={hp['model']['num_layers']}"
+          f" max_code_tokens={hp['model']['max_code_tokens']}")
     print("variant\tstep_s\tpairs_per_s\tcode_per_s\tqueries_per_s")
     rng = random.Random(0)
-    for variant in VARIANTS:
+    for variant in args.variants.split(","):
         st = variant_settings(variant, hp)
         module = CoCoSoDaModule(cfg, hp, st, 100)
         module.log = lambda *a, **k: None

@@ -207,13 +207,14 @@ def train(corpus: Path, tokenizer_path: Path, variant: str, hp: dict[str, Any], 
     lexed = Lexed(rows)
     lex_seconds = time.perf_counter() - t0
     steps = tr["steps_per_epoch"] or len(rows) // tr["batch_size"]
+    epochs = tr["epochs"] if variant == "cocosoda" or tr["ablation_epochs"] is None else tr["ablation_epochs"]
     if md["pretrained"]:
         pre = BertModel.from_pretrained(md["pretrained"], local_files_only=True, add_pooling_layer=False)
         bert_cfg = pre.config.to_dict()
     else:
         bert_cfg = bert_config(md, tok.get_vocab_size()).to_dict()
     bert_cfg = json.loads(json.dumps(bert_cfg, default=str))
-    module = CoCoSoDaModule(bert_cfg, hp, settings, total_steps=tr["epochs"] * steps)
+    module = CoCoSoDaModule(bert_cfg, hp, settings, total_steps=epochs * steps)
     if md["pretrained"]:
         for enc in {id(e): e for e in (module.query_encoder, module.code_encoder)}.values():
             enc.bert.load_state_dict(pre.state_dict())
@@ -234,7 +235,7 @@ def train(corpus: Path, tokenizer_path: Path, variant: str, hp: dict[str, Any], 
     if progress:
         callbacks.append(TQDMProgressBar(refresh_rate=max(1, steps // 20)))
     trainer = pl.Trainer(
-        max_epochs=tr["epochs"], accelerator="cpu", devices=1, logger=False, callbacks=callbacks,
+        max_epochs=epochs, accelerator="cpu", devices=1, logger=False, callbacks=callbacks,
         enable_progress_bar=progress, enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0,
         enable_checkpointing=True,
     )
@@ -247,7 +248,7 @@ def train(corpus: Path, tokenizer_path: Path, variant: str, hp: dict[str, Any], 
     with atomic_path(out / "history.csv") as tmp:
         frame.to_csv(tmp)
     run = {
-        "variant": variant, "settings": settings, "train_pairs": len(rows), "epochs": tr["epochs"],
+        "variant": variant, "settings": settings, "train_pairs": len(rows), "epochs": epochs,
         "steps_per_epoch": steps, "batch_size": tr["batch_size"], "fit_seconds": fit_seconds,
         "lex_seconds": lex_seconds,
         "step_seconds": timer.seconds / timer.steps if timer.steps else None,

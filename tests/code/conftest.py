@@ -12,7 +12,8 @@ TINY = {
     "tokenizer": {"vocab_size": 300},
     "model": {"hidden_size": 16, "num_layers": 1, "num_heads": 2, "intermediate_size": 32, "max_query_tokens": 16,
               "max_code_tokens": 32},
-    "train": {"batch_size": 8, "epochs": 1, "steps_per_epoch": 3, "warmup_steps": 1, "queue_size": 32},
+    "train": {"batch_size": 8, "epochs": 1, "ablation_epochs": 1, "steps_per_epoch": 3, "warmup_steps": 1,
+              "queue_size": 32},
     "eval": {"batch_size": 64},
 }
 

@@ -57,6 +57,19 @@ def test_variant_settings_ablate_one_thing_each(tiny):
     assert variant_settings("no_intra", hp)["intra_weight"] == 0.0 and full["intra_weight"] > 0
 
 
+def test_ablations_train_ablation_epochs_full_run_trains_epochs(tiny, tmp_path):
+    d, hp = tiny
+    hp = deep_merge(hp, {"train": {"epochs": 1, "ablation_epochs": 2}})
+    full = train(d / "corpus", d / "tok.json", "cocosoda", hp, tmp_path / "full", threads=1, progress=False)
+    ablated = train(d / "corpus", d / "tok.json", "no_intra", hp, tmp_path / "no_intra", threads=1, progress=False)
+    assert full["epochs"] == 1 and ablated["epochs"] == 2
+    hist = (tmp_path / "no_intra" / "history.csv").read_text().strip().splitlines()
+    assert len(hist) == 1 + 2  # header + one row per epoch
+    same = deep_merge(hp, {"train": {"ablation_epochs": None}})
+    assert train(d / "corpus", d / "tok.json", "no_sda", same, tmp_path / "no_sda", threads=1,
+                 progress=False)["epochs"] == 1
+
+
 def test_train_cli_missing_corpus_is_one_line_error(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "domains.code.train", "--corpus", str(tmp_path / "none"),
                            "--tokenizer", str(tmp_path / "tok.json"), "--out", str(tmp_path / "out")],
