@@ -16,8 +16,8 @@ giving (4^k + 4^(k/2)) / 2 k-mer tokens for even k and 4^k / 2 for odd k. K-mer 
 (:func:`encode_kmers`); ``tokenizer.json`` then holds their word-level vocabulary.
 With ``model.pretrained`` set, that checkpoint's ``tokenizer.json`` is used instead of learning one.
 
-Outputs in ``--out``: ``tokenizer.json``; ``train/shard_NNN.npz`` (one per epoch: ``ids`` int32
-(steps, batch, 2, max_tokens) padded with [PAD] = 0, ``lengths``); ``eval.npz`` (token ids of held-out
+Outputs in ``--out``: ``tokenizer.json``; ``train/shard_NNN.npz`` (one per epoch: ``ids`` uint16 (int32 for
+vocabularies over 65536) (steps, batch, 2, max_tokens) padded with [PAD] = 0, ``lengths``); ``eval.npz`` (token ids of held-out
 fragments and binning contigs, concatenated with offsets); ``tokens.json`` (bp per token, truncation rate).
 """
 
@@ -168,7 +168,7 @@ def tokenize(fragments: dict[str, np.ndarray], hp: dict[str, Any], out: Path) ->
     for e in range(epochs):
         chunk = pairs[e * steps:(e + 1) * steps].reshape(-1, pairs.shape[-1])
         ids = encode(tok, _ascii(chunk), kmer)
-        arr = np.zeros((len(ids), T), dtype=np.int32)
+        arr = np.zeros((len(ids), T), dtype=np.uint16 if tok.get_vocab_size() <= 65536 else np.int32)
         lengths = np.zeros(len(ids), dtype=np.int32)
         for i, x in enumerate(ids):
             n = min(len(x), T)
