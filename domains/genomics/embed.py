@@ -50,7 +50,8 @@ def embed(fragments: Path, tokens: Path, train_dir: Path, hp: dict, threads: int
     set_threads(threads)
     fr = load_fragments(fragments)
     tok = np.load(tokens / "eval.npz")
-    window = json.loads((tokens / "tokens.json").read_text())["max_tokens"]
+    stats = json.loads((tokens / "tokens.json").read_text())
+    window = stats.get("window", stats["max_tokens"])
     names = [str(s) for s in fr["eval_species_names"]]
     seqs = {"fragments": [r.tobytes() for r in fr["eval_seqs"]], "contigs": contigs(fr)}
     ids = {"fragments": _split(tok["eval_ids"], tok["eval_offsets"]), "contigs": _split(tok["contig_ids"], tok["contig_offsets"])}

@@ -3,7 +3,8 @@
 Built from a ``BertConfig`` (small by default so CPU training takes minutes) or loaded from a local checkpoint
 directory (``model.pretrained``; ``local_files_only``, never downloaded). Besides the plain forward pass it can
 mix the hidden states of two sequences at a chosen layer (MI-Mix) and embed sequences longer than the position
-table by pooling over windows.
+table by pooling over windows: an unpadded batch longer than the position table (``window`` tokens) is cut into
+windows that attend within themselves, and the token states of all windows of a sequence are pooled together.
 """
 
 from __future__ import annotations
@@ -41,7 +42,25 @@ class DNAEncoder(nn.Module):
     def num_layers(self) -> int:
         return len(self.bert.encoder.layer)
 
+    @property
+    def window(self) -> int:
+        return int(self.bert.config.max_position_embeddings)
+
+    def _windows(self, ids: torch.Tensor) -> torch.Tensor:
+        """(n, L) unpadded ids -> (n * L / w, w) windows; L must be at most w or a multiple of it."""
+        n, length = ids.shape
+        w = self.window
+        if length <= w:
+            return ids
+        if length % w:
+            raise ValueError(f"{length} tokens: not a multiple of the {w}-token window")
+        return ids.reshape(n * (length // w), w)
+
     def token_states(self, ids: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        if mask is None and ids.shape[1] > self.window:
+            n, length = ids.shape
+            h = self.bert(input_ids=self._windows(ids)).last_hidden_state
+            return h.reshape(n, length, -1)
         return self.bert(input_ids=ids, attention_mask=mask).last_hidden_state
 
     @staticmethod
@@ -56,7 +75,14 @@ class DNAEncoder(nn.Module):
 
     def forward_mixed(self, ids: torch.Tensor, layer: int, lam: torch.Tensor, perm: torch.Tensor) -> torch.Tensor:
         """Mean-pooled output when the hidden states entering layer ``layer`` (0 = the embedding output) are
-        mixed, sequence i with sequence ``perm[i]`` at weight ``lam[i]``. Inputs must not be padded."""
+        mixed, sequence i with sequence ``perm[i]`` at weight ``lam[i]``. Inputs must not be padded; inputs longer
+        than the window are cut into windows (window j of i mixes with window j of ``perm[i]``)."""
+        n, length = ids.shape
+        ids = self._windows(ids)
+        per = ids.shape[0] // n
+        if per > 1:
+            lam = lam.repeat_interleave(per)
+            perm = (perm.unsqueeze(1) * per + torch.arange(per)).reshape(-1)
         h = self.bert.embeddings(input_ids=ids)
         layers = self.bert.encoder.layer
         for blk in layers[:layer]:
@@ -64,7 +90,7 @@ class DNAEncoder(nn.Module):
         h = mix(h, lam, perm)
         for blk in layers[layer:]:
             h = blk(h, None)
-        return h.mean(dim=1)
+        return h.reshape(n, -1, h.shape[-1]).mean(dim=1)
 
 
 def load_encoder(path: str, map_location: str = "cpu") -> DNAEncoder:

@@ -48,11 +48,12 @@ __all__ = ["ShardDataset", "C2LRModule", "train", "main"]
 class ShardDataset(Dataset):
     """The current epoch's batches, read from ``train/shard_<epoch>.npz`` (set ``epoch`` before each epoch)."""
 
-    def __init__(self, shard_dir: Path, steps: int) -> None:
+    def __init__(self, shard_dir: Path, steps: int, window: int | None = None) -> None:
         self.shards = sorted(Path(shard_dir).glob("shard_*.npz"))
         if not self.shards:
             raise InputError(f"{shard_dir}: no token shards (run the tokenize stage first)")
         self.steps = steps
+        self.window = window
         self.epoch = 0
         self._cache: tuple[int, np.ndarray, np.ndarray] | None = None
 
@@ -69,6 +70,8 @@ class ShardDataset(Dataset):
     def __getitem__(self, i: int) -> torch.Tensor:
         ids, lengths = self._load()
         t = int(lengths[i].min())  # crop the batch to its shortest sequence: no padding inside a training batch
+        if self.window and t > self.window:
+            t -= t % self.window  # longer than one window: whole windows (pooled together by the encoder)
         return torch.as_tensor(ids[i, :, :, :t], dtype=torch.long)
 
 
@@ -186,7 +189,7 @@ def train(tokens: Path, hp: dict[str, Any], out: Path, threads: int | None = Non
         bert = BertModel.from_pretrained(md["pretrained"], local_files_only=True, add_pooling_layer=False)
         bert_cfg = bert.config.to_dict()
     else:
-        bert_cfg = bert_config(md, stats["vocab_size"], stats["max_tokens"]).to_dict()
+        bert_cfg = bert_config(md, stats["vocab_size"], stats.get("window", stats["max_tokens"])).to_dict()
     bert_cfg = json.loads(json.dumps(bert_cfg, default=str))
     module = C2LRModule(bert_cfg, tr, total_steps=epochs * tr["steps_per_epoch"])
     if md["pretrained"]:
@@ -195,7 +198,7 @@ def train(tokens: Path, hp: dict[str, Any], out: Path, threads: int | None = Non
     if not (out / "encoder_init.pt").exists():
         _save_encoder(module.encoder, out / "encoder_init.pt")
 
-    ds = ShardDataset(tokens / "train", tr["steps_per_epoch"])
+    ds = ShardDataset(tokens / "train", tr["steps_per_epoch"], int(bert_cfg["max_position_embeddings"]))
     loader = DataLoader(ds, batch_size=None, shuffle=False, num_workers=0)
     ckpt_dir = out / "checkpoints"
     timer = PhaseTimer()

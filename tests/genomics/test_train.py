@@ -15,7 +15,7 @@ from transformers import BertModel
 from domains.genomics.model import DNAEncoder, bert_config, embed_sequences, load_encoder
 from domains.genomics.preprocess import preprocess, write_outputs
 from domains.genomics.samples import read_sample_sheet
-from domains.genomics.tokenize import build_tokenizer, encode, tokenize
+from domains.genomics.tokenize import build_tokenizer, encode, kmer_table, tokenize
 from tests.conftest import REPO
 from tests.genomics.conftest import hparams_json, tiny_hp
 
@@ -48,6 +48,62 @@ def test_kmer_tokenizer_is_non_overlapping_kmers():
     ids = encode(tok, ["ACGTTTGCA"])[0]
     assert [tok.id_to_token(int(i)) for i in ids] == ["ACG", "TTT", "GCA"]
     assert tok.get_vocab_size() == 5 + 64
+
+
+def test_overlapping_kmers_are_every_kmer_at_stride_one_and_their_bag_is_the_kmer_profile():
+    tok = build_tokenizer("kmer_overlap", 0, 3, [])
+    spec = {"kind": "kmer_overlap", "k": 3, "canonical": False}
+    seq = "ACGTTTGCANAC"
+    ids = encode(tok, [seq], spec)[0]
+    words = [tok.id_to_token(int(i)) for i in ids]
+    want = [seq[i:i + 3] if "N" not in seq[i:i + 3] else "[UNK]" for i in range(len(seq) - 2)]
+    assert words == want and len(ids) == len(seq) - 2
+    assert len(encode(tok, ["AC"], spec)[0]) == 0  # shorter than k: no token
+    # Non-overlapping k-mers through the numpy path agree with the tokenizer's own encoding.
+    assert encode(tok, ["ACGTTTGCA"], {"kind": "kmer", "k": 3})[0].tolist() == encode(build_tokenizer("kmer", 0, 3, []), ["ACGTTTGCA"])[0].tolist()
+
+
+@pytest.mark.parametrize("k", [3, 4, 5])
+def test_canonical_kmers_merge_each_kmer_with_its_reverse_complement(k):
+    words, lut = kmer_table(k, canonical=True)
+    assert len(words) == (4 ** k + (4 ** (k // 2) if k % 2 == 0 else 0)) // 2  # 136 for k = 4, as canonical TNF
+    tok = build_tokenizer("kmer_overlap", 0, k, [], canonical=True)
+    assert tok.get_vocab_size() == 5 + len(words) and lut.min() == 5 and lut.max() == 4 + len(words)
+    rng = np.random.default_rng(k)
+    seq = "".join(rng.choice(list("ACGT"), 300))
+    rc = seq[::-1].translate(str.maketrans("ACGT", "TGCA"))
+    spec = {"kind": "kmer_overlap", "k": k, "canonical": True}
+    fwd, rev = encode(tok, [seq, rc], spec)
+    assert fwd.tolist() == rev[::-1].tolist()  # the reverse strand reads the same tokens backwards
+    plain = encode(tok, [seq], {"kind": "kmer_overlap", "k": k, "canonical": False})[0]
+    assert len(set(plain.tolist())) > len(set(fwd.tolist()))
+
+
+def test_tokenize_overlapping_kmers_writes_window_multiples(genome_dir, tmp_path):
+    hp = tiny_hp(tokenizer={"kind": "kmer_overlap", "k": 4, "canonical": True, "max_tokens": 64, "window": 16})
+    arrays, _ = preprocess(read_sample_sheet(genome_dir / "samples.tsv"), hp)
+    stats = tokenize(arrays, hp, tmp_path / "tokens")
+    assert stats["vocab_size"] == 5 + 136 and stats["window"] == 16 and stats["max_tokens"] == 64
+    assert abs(stats["bp_per_token_train"] - 200 / 197) < 1e-9  # 200 bp fragments -> 197 overlapping 4-mers
+    from domains.genomics.train import ShardDataset
+
+    batch = ShardDataset(tmp_path / "tokens" / "train", 2, window=16)[0]
+    assert batch.shape[-1] == 64 and batch.min() >= 5
+
+
+def test_a_sequence_longer_than_the_window_is_pooled_over_its_windows():
+    enc = _encoder(layers=1)  # 16-token window
+    ids = torch.randint(5, 40, (3, 48), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        whole = enc(ids)
+        per_window = torch.stack([enc(ids[:, s:s + 16]) for s in range(0, 48, 16)]).mean(0)
+        assert torch.allclose(whole, per_window, atol=1e-5)
+        assert np.allclose(embed_sequences(enc, [x.numpy() for x in ids], window=16), whole.numpy(), atol=1e-5)
+        perm = torch.tensor([1, 2, 0])
+        assert torch.allclose(enc.forward_mixed(ids, 0, torch.ones(3), perm), whole, atol=1e-5)
+        assert torch.allclose(enc.forward_mixed(ids, 1, torch.zeros(3), perm), whole[perm], atol=1e-5)
+    with pytest.raises(ValueError, match="multiple"):
+        enc(ids[:, :40])
 
 
 def test_mixing_with_lambda_one_is_the_plain_forward_and_mixing_changes_the_output():
