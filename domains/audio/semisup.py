@@ -40,7 +40,9 @@ from torch import nn
 
 from domains.audio.features import spec_augment
 from ssl_core.errors import InputError
-from ssl_core.losses import fixmatch_loss, linear_rampup, masked_soft_cross_entropy, mixmatch_loss, pseudo_labels, sharpen
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from ssl_core.losses import fixmatch_loss, linear_rampup, mixed_pseudo_label_loss, mixmatch_loss, pseudo_labels, sharpen
 from ssl_core.losses.infonce import soft_target_cross_entropy
 from ssl_core.mixup import mix, sample_lambda, sample_permutation
 
@@ -200,6 +202,12 @@ class SemiSupervised(pl.LightningModule):
         self.save_hyperparameters()
         self.method, self.hp, self.n_classes = method, hp, n_classes
         self.model = SmallCNN(n_classes, hp["model"]["channels"], hp["model"]["dropout"])
+        tr = hp["train"]
+        self.ema: AveragedModel | None = None
+        if tr.get("ema_decay", 0.0) > 0:  # weights (and BN statistics) averaged for evaluation / as the teacher
+            self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(tr["ema_decay"]), use_buffers=True)
+            self.ema.requires_grad_(False)
+        self.ema_teacher = bool(tr.get("ema_teacher", False)) and self.ema is not None
         self.register_buffer("gain_scale", torch.ones(n_mels))
         self.x_lab = self.y_lab = self.x_unl = None
         self.step_times: list[float] = []
@@ -211,9 +219,23 @@ class SemiSupervised(pl.LightningModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
 
+    def evaluate(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of the evaluated model: the EMA of the weights if ``train.ema_decay > 0``, else the model."""
+        return (self.ema or self.model)(x)
+
+    @torch.no_grad()
+    def teacher(self, x: torch.Tensor) -> torch.Tensor:
+        """The EMA model in eval mode (running BN statistics, no dropout, no gradient): pseudo-labels / guesses."""
+        self.ema.eval()
+        return self.ema(x)
+
     def configure_optimizers(self):
         tr = self.hp["train"]
-        return torch.optim.Adam(self.parameters(), lr=tr["lr"], weight_decay=tr["weight_decay"])
+        return torch.optim.Adam(self.model.parameters(), lr=tr["lr"], weight_decay=tr["weight_decay"])
+
+    def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
 
     def _batch(self, x: torch.Tensor, n: int) -> torch.Tensor:
         return torch.randint(len(x), (n,))
@@ -245,7 +267,8 @@ class SemiSupervised(pl.LightningModule):
         x_aug = aug.weak(x)
         u_aug = torch.cat([aug.weak(u) for _ in range(mm["k"])])
         with torch.no_grad():
-            probs = torch.softmax(self(u_aug), dim=1).reshape(mm["k"], len(u), -1).mean(0)
+            guess_logits = self.teacher(u_aug) if self.ema_teacher else self(u_aug)
+            probs = torch.softmax(guess_logits, dim=1).reshape(mm["k"], len(u), -1).mean(0)
             guess = sharpen(probs, mm["temperature"]).repeat(mm["k"], 1)
         inputs = torch.cat([x_aug, u_aug])
         targets = torch.cat([one_hot, guess])
@@ -258,12 +281,22 @@ class SemiSupervised(pl.LightningModule):
         logs.update(loss_x=loss_x, loss_u=loss_u)
         return loss_x + weight * loss_u
 
+    def _student_and_weak(self, x_in: torch.Tensor, u_weak: torch.Tensor, u_strong: torch.Tensor):
+        """Student logits of the labelled and strong unlabelled rows, and the weak-view logits for pseudo-labels:
+        from the EMA teacher (``train.ema_teacher``) or from the student in the same batch (as the paper)."""
+        b = len(x_in)
+        if self.ema_teacher:
+            logits = self(torch.cat([x_in, u_strong]))
+            return logits[:b], self.teacher(u_weak), logits[b:]
+        n = len(u_weak)
+        logits = self(torch.cat([x_in, u_weak, u_strong]))
+        return logits[:b], logits[b:b + n].detach(), logits[b + n:]
+
     def _fixmatch(self, aug: Augment, x, one_hot, u, logs) -> torch.Tensor:
         fm = self.hp["fixmatch"]
-        b, n = len(x), len(u)
-        logits = self(torch.cat([aug.weak(x), aug.weak(u), aug.strong(u)]))
-        loss_x = soft_target_cross_entropy(logits[:b], one_hot)
-        loss_u, mask = fixmatch_loss(logits[b:b + n], logits[b + n:], fm["threshold"])
+        logits_x, logits_w, logits_s = self._student_and_weak(aug.weak(x), aug.weak(u), aug.strong(u))
+        loss_x = soft_target_cross_entropy(logits_x, one_hot)
+        loss_u, mask = fixmatch_loss(logits_w, logits_s, fm["threshold"])
         logs.update(loss_x=loss_x, loss_u=loss_u, mask_rate=mask.mean())
         return loss_x + fm["lambda_u"] * loss_u
 
@@ -275,24 +308,22 @@ class SemiSupervised(pl.LightningModule):
             lam_x, perm_x = _beta_lambda(b, fm["mixup_alpha"]), sample_permutation(b)
             x_in, x_t = mix(x_in, lam_x, perm_x), mix(one_hot, lam_x, perm_x)
         lam_u, perm_u = _beta_lambda(n, fm["mixup_alpha"]), sample_permutation(n)
-        logits = self(torch.cat([x_in, aug.weak(u), mix(aug.strong(u), lam_u, perm_u)]))
-        loss_x = soft_target_cross_entropy(logits[:b], x_t)
-        labels, mask = pseudo_labels(logits[b:b + n], fm["threshold"])
-        targets = mix(F.one_hot(labels, self.n_classes).float(), lam_u, perm_u)
-        weights = lam_u * mask + (1 - lam_u) * mask[perm_u]
-        loss_u = masked_soft_cross_entropy(logits[b + n:], targets, weights)
+        logits_x, logits_w, logits_s = self._student_and_weak(x_in, aug.weak(u), mix(aug.strong(u), lam_u, perm_u))
+        loss_x = soft_target_cross_entropy(logits_x, x_t)
+        labels, mask = pseudo_labels(logits_w, fm["threshold"])
+        loss_u = mixed_pseudo_label_loss(logits_s, labels, mask, lam_u, perm_u)
         logs.update(loss_x=loss_x, loss_u=loss_u, mask_rate=mask.mean())
         return loss_x + fm["lambda_u"] * loss_u
 
     def validation_step(self, batch, batch_idx):
         x, y = batch
-        pred = self(x).argmax(1)
+        pred = self.evaluate(x).argmax(1)
         self.log("val_error", (pred != y).float().mean(), on_epoch=True, batch_size=len(y))
 
     @torch.no_grad()
     def predict_labels(self, x: torch.Tensor, batch: int = 256) -> torch.Tensor:
         self.eval()
-        return torch.cat([self(x[i:i + batch]).argmax(1) for i in range(0, len(x), batch)])
+        return torch.cat([self.evaluate(x[i:i + batch]).argmax(1) for i in range(0, len(x), batch)])
 
 
 def write_result(path: Path, result: dict) -> None:

@@ -137,3 +137,33 @@ def test_summarise_means_and_paper_rows():
     assert {r["method"]: r["value"] for r in paper} == {"ReMixMatch (paper)": 0.12, "FixMatch (paper)": 0.1333}
     with pytest.raises(InputError):
         summarise("fsdd", runs)
+
+
+@pytest.mark.parametrize("method", ["supervised_10", "mixmatch", "fixmatch", "fixmatch_mixup"])
+def test_ema_is_updated_evaluated_and_teaches_without_gradient(method):
+    torch.manual_seed(0)
+    hp = deep_merge(tiny_hp(), {"train": {"ema_decay": 0.5, "ema_teacher": True}})
+    module = SemiSupervised(method, hp, n_classes=3, n_mels=8)
+    module.set_data(torch.randn(6, 8, 16), torch.tensor([0, 1, 2, 0, 1, 2]), torch.randn(20, 8, 16), torch.ones(8))
+    opt = module.configure_optimizers()
+    assert {id(p) for g in opt.param_groups for p in g["params"]} == {id(p) for p in module.model.parameters()}
+    for step in range(3):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            loss = module.training_step(step, step)
+        opt.zero_grad()
+        loss.backward()
+        assert all(p.grad is None for p in module.ema.parameters())  # the teacher gets no gradient
+        opt.step()
+        module.on_train_batch_end(None, None, step)
+    w_model = next(module.model.parameters())
+    w_ema = next(module.ema.module.parameters())
+    assert not torch.allclose(w_model, w_ema)  # an average of three different weight states, not a copy
+    x = torch.randn(5, 8, 16)
+    module.eval()
+    torch.testing.assert_close(module.evaluate(x), module.ema(x))
+    assert not torch.allclose(module.evaluate(x), module(x))
+    plain = SemiSupervised(method, deep_merge(hp, {"train": {"ema_decay": 0.0}}), n_classes=3, n_mels=8)
+    assert plain.ema is None and not plain.ema_teacher
+    plain.eval()
+    torch.testing.assert_close(plain.evaluate(x), plain(x))

@@ -11,6 +11,7 @@ from ssl_core.losses import (
     fixmatch_loss,
     linear_rampup,
     masked_soft_cross_entropy,
+    mixed_pseudo_label_loss,
     mixmatch_loss,
     pseudo_labels,
     sharpen,
@@ -125,3 +126,45 @@ def test_pseudo_labels_carry_no_gradient_and_masked_ce_weights_rows():
 def test_linear_rampup():
     assert [linear_rampup(s, 4) for s in (0, 2, 4, 9)] == [0.0, 0.5, 1.0, 1.0]
     assert linear_rampup(0, 0) == 1.0
+
+
+def mixed_pseudo_label_ref(logits, labels, mask, lam, perm):
+    """Loop over rows: the own pseudo-label's CE weighted lam * own mask, the partner's (1 - lam) * partner mask."""
+    total = 0.0
+    for i, row in enumerate(logits.tolist()):
+        p = _softmax_row(row)
+        j = int(perm[i])
+        total += float(lam[i]) * float(mask[i]) * -math.log(p[int(labels[i])])
+        total += (1 - float(lam[i])) * float(mask[j]) * -math.log(p[int(labels[j])])
+    return total / logits.shape[0]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_mixed_pseudo_label_loss_matches_reference(seed):
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(8, 5, generator=g, dtype=torch.float64, requires_grad=True)
+    labels = torch.randint(5, (8,), generator=g)
+    mask = (torch.rand(8, generator=g) > 0.5).double()
+    lam = torch.rand(8, generator=g, dtype=torch.float64)
+    perm = torch.randperm(8, generator=g)
+    loss = mixed_pseudo_label_loss(logits, labels, mask, lam, perm)
+    assert loss.item() == pytest.approx(mixed_pseudo_label_ref(logits.detach(), labels, mask, lam, perm), rel=1e-10)
+    loss.backward()
+    assert logits.grad.abs().sum() > 0
+
+
+def test_mixed_pseudo_label_loss_ignores_unconfident_partners_and_reduces_to_mixup_ce():
+    logits = torch.tensor([[2.0, 0.0, -1.0], [0.5, 0.5, 0.0], [0.0, 1.0, 3.0]], dtype=torch.float64)
+    labels, perm, lam = torch.tensor([0, 1, 2]), torch.tensor([1, 2, 0]), torch.tensor([0.7, 0.6, 0.9], dtype=torch.float64)
+    # all confident: the usual mixup cross-entropy against mixed one-hot targets
+    one_hot = torch.eye(3, dtype=torch.float64)[labels]
+    targets = lam[:, None] * one_hot + (1 - lam[:, None]) * one_hot[perm]
+    full = mixed_pseudo_label_loss(logits, labels, torch.ones(3, dtype=torch.float64), lam, perm)
+    assert full.item() == pytest.approx(masked_soft_cross_entropy(logits, targets, torch.ones(3, dtype=torch.float64)).item())
+    # row 1 unconfident: its label enters nowhere (not as row 0's partner either); changing it changes nothing
+    mask = torch.tensor([1.0, 0.0, 1.0], dtype=torch.float64)
+    a = mixed_pseudo_label_loss(logits, labels, mask, lam, perm)
+    b = mixed_pseudo_label_loss(logits, torch.tensor([0, 2, 2]), mask, lam, perm)
+    assert a.item() == pytest.approx(b.item()) and a.item() < full.item()
+    with pytest.raises(ValueError):
+        mixed_pseudo_label_loss(logits, labels[:2], mask, lam, perm)
