@@ -50,6 +50,7 @@ def main() -> None:
             module.set_data(torch.randn(n_lab, mels, frames), torch.randint(n_classes, (n_lab,)),
                             torch.randn(n_unl, mels, frames), torch.ones(mels))
             opt = module.configure_optimizers()
+            opt = opt["optimizer"] if isinstance(opt, dict) else opt  # with train.lr_schedule: cosine
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 for i in range(args.warmup + args.steps):

@@ -27,6 +27,7 @@ All randomness comes from torch's global generator, seeded per run and saved in 
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +41,7 @@ from torch import nn
 
 from domains.audio.features import spec_augment
 from ssl_core.errors import InputError
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 
 from ssl_core.losses import fixmatch_loss, linear_rampup, mixed_pseudo_label_loss, mixmatch_loss, pseudo_labels, sharpen
 from ssl_core.losses.infonce import soft_target_cross_entropy
@@ -219,6 +220,22 @@ class SemiSupervised(pl.LightningModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
 
+    @torch.no_grad()
+    def refresh_bn(self, batch: int = 256) -> None:
+        """``train.precise_bn``: recompute the evaluated model's BN statistics (torch ``update_bn``: a plain average
+        over one pass) on the unaugmented clips the method trains on (labelled; SSL methods: + unlabelled), instead
+        of the running averages of the last training batches (weak, strong and mixed views)."""
+        if not self.hp["train"].get("precise_bn", False) or self.x_lab is None:
+            return
+        clips = self.x_lab if self.method.startswith("supervised") else torch.cat([self.x_lab, self.x_unl])
+        model = self.ema or self.model
+        was_training = self.training
+        update_bn([clips[i:i + batch] for i in range(0, len(clips), batch)], model)
+        self.train(was_training)
+
+    def on_validation_epoch_start(self) -> None:
+        self.refresh_bn()
+
     def evaluate(self, x: torch.Tensor) -> torch.Tensor:
         """Logits of the evaluated model: the EMA of the weights if ``train.ema_decay > 0``, else the model."""
         return (self.ema or self.model)(x)
@@ -231,7 +248,13 @@ class SemiSupervised(pl.LightningModule):
 
     def configure_optimizers(self):
         tr = self.hp["train"]
-        return torch.optim.Adam(self.model.parameters(), lr=tr["lr"], weight_decay=tr["weight_decay"])
+        opt = torch.optim.Adam(self.model.parameters(), lr=tr["lr"], weight_decay=tr["weight_decay"])
+        if tr.get("lr_schedule", "constant") == "constant":
+            return opt
+        # FixMatch's cosine decay: lr * cos(7 pi k / (16 K)) at step k of K (to ~0.2 lr at the end)
+        steps = tr["steps"]
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: math.cos(7 * math.pi * min(k, steps) / (16 * steps)))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
         if self.ema is not None:
@@ -322,6 +345,7 @@ class SemiSupervised(pl.LightningModule):
 
     @torch.no_grad()
     def predict_labels(self, x: torch.Tensor, batch: int = 256) -> torch.Tensor:
+        self.refresh_bn()
         self.eval()
         return torch.cat([self.evaluate(x[i:i + batch]).argmax(1) for i in range(0, len(x), batch)])
 

@@ -146,6 +146,7 @@ def test_ema_is_updated_evaluated_and_teaches_without_gradient(method):
     module = SemiSupervised(method, hp, n_classes=3, n_mels=8)
     module.set_data(torch.randn(6, 8, 16), torch.tensor([0, 1, 2, 0, 1, 2]), torch.randn(20, 8, 16), torch.ones(8))
     opt = module.configure_optimizers()
+    opt = opt["optimizer"] if isinstance(opt, dict) else opt  # with train.lr_schedule: cosine
     assert {id(p) for g in opt.param_groups for p in g["params"]} == {id(p) for p in module.model.parameters()}
     for step in range(3):
         with warnings.catch_warnings():
@@ -167,3 +168,40 @@ def test_ema_is_updated_evaluated_and_teaches_without_gradient(method):
     assert plain.ema is None and not plain.ema_teacher
     plain.eval()
     torch.testing.assert_close(plain.evaluate(x), plain(x))
+
+
+def test_cosine_learning_rate_schedule_and_constant():
+    hp = deep_merge(tiny_hp(), {"train": {"lr": 0.01, "steps": 8, "lr_schedule": "cosine"}})
+    conf = SemiSupervised("supervised_10", hp, n_classes=3, n_mels=8).configure_optimizers()
+    opt, sched = conf["optimizer"], conf["lr_scheduler"]["scheduler"]
+    assert conf["lr_scheduler"]["interval"] == "step"
+    lrs = []
+    for _ in range(9):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs[0] == pytest.approx(0.01) and lrs[4] == pytest.approx(0.01 * np.cos(7 * np.pi * 4 / 128))
+    assert lrs[8] == pytest.approx(0.01 * np.cos(7 * np.pi / 16)) and all(a > b for a, b in zip(lrs, lrs[1:]))
+    const = SemiSupervised("supervised_10", deep_merge(hp, {"train": {"lr_schedule": "constant"}}), 3, 8)
+    assert isinstance(const.configure_optimizers(), torch.optim.Adam)
+
+
+@pytest.mark.parametrize("method,n_clips", [("supervised_10", 6), ("fixmatch", 26)])
+def test_precise_bn_recomputes_statistics_on_the_training_clips(method, n_clips):
+    torch.manual_seed(0)
+    hp = deep_merge(tiny_hp(), {"train": {"precise_bn": True, "ema_decay": 0.0}})
+    module = SemiSupervised(method, hp, n_classes=3, n_mels=8)
+    x_lab, x_unl = torch.randn(6, 8, 16) + 2.0, torch.randn(20, 8, 16) - 1.0
+    module.set_data(x_lab, torch.tensor([0, 1, 2, 0, 1, 2]), x_unl, torch.ones(8))
+    first_bn = module.model.features[0]
+    assert first_bn.running_mean.item() == 0.0
+    clips = x_lab if method.startswith("supervised") else torch.cat([x_lab, x_unl])
+    assert len(clips) == n_clips
+    before = module.predict_labels(torch.randn(4, 8, 16))
+    assert first_bn.running_mean.item() == pytest.approx(clips.mean().item(), abs=1e-5)  # one batch: exact mean
+    assert first_bn.running_var.item() == pytest.approx(clips.var().item(), rel=1e-3)
+    assert before.shape == (4,) and not module.training
+    off = SemiSupervised(method, deep_merge(hp, {"train": {"precise_bn": False}}), n_classes=3, n_mels=8)
+    off.set_data(x_lab, torch.tensor([0, 1, 2, 0, 1, 2]), x_unl, torch.ones(8))
+    off.predict_labels(torch.randn(4, 8, 16))
+    assert off.model.features[0].running_mean.item() == 0.0
