@@ -14,14 +14,19 @@ Methods (``audio.ssl.methods``):
 - ``fixmatch`` (Sohn et al., 2020): hard pseudo-label from a weak view where the model is confident
   (``max p >= tau``), cross-entropy of a strongly augmented view against it.
 - ``fixmatch_mixup``: FixMatch with mixup (as compared in the audio SSL study): the strong unlabelled views are
-  mixed with each other (mixed pseudo-label targets, confidence masks mixed with the same weights,
-  ``lambda' = max(lambda, 1 - lambda)``); with ``fixmatch.mixup_labelled`` the labelled batch is mixed with itself
+  mixed with each other (``lambda' = max(lambda, 1 - lambda)``) and trained with the mixup loss on the two
+  pseudo-labels, each term masked by its own confidence (``ssl_core.losses.mixed_pseudo_label_loss``); with ``fixmatch.mixup_labelled`` the labelled batch is mixed with itself
   too (off by default: mixed labelled targets keep the model from becoming confident enough for the pseudo-label
   threshold within the short CPU budget; measured on the validation split, see the README).
 
 Augmentations act on normalised log-mels ``[B, mels, frames]``: weak = random circular time shift and a random
 gain (a constant offset in dB); strong = weak + SpecAugment time and frequency masks (torchaudio) + Gaussian noise.
 All randomness comes from torch's global generator, seeded per run and saved in checkpoints.
+
+Training and evaluation (``audio.ssl.train``): Adam with an optional cosine decay (``lr_schedule``); before every
+validation and the test, optionally recompute the BN statistics on the clean training clips (``precise_bn``);
+optionally evaluate an EMA of the weights (``ema_decay``) and take pseudo-labels / guesses from it
+(``ema_teacher``).
 """
 
 from __future__ import annotations

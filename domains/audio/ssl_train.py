@@ -8,8 +8,9 @@ One run = one data set, method, test fold (ESC-10: 1-5; FSDD: 0, the upstream sp
 initialisation, augmentation). Splits: :func:`domains.audio.semisup.split_run` (test fold held out; a stratified
 validation share of the training clips never trained on; 10 % of each class's remaining clips labelled). Features
 are normalised per mel band with the mean and standard deviation of the training clips (labelled and unlabelled;
-never validation or test). The reported model is the **last step** (no selection); the validation error per
-``eval_every`` steps is in ``history.csv``.
+never validation or test). The reported model is the **last step** (no selection; with ``train.ema_decay > 0``
+the EMA of the weights at the last step; with ``train.precise_bn`` its BN statistics recomputed on the clean
+training clips); the validation error per ``eval_every`` steps is in ``history.csv``.
 
 Outputs in ``--out``: ``result.json`` (test and validation error, split sizes, mean training step time),
 ``history.csv``, ``checkpoints/last.ckpt`` (a rerun resumes from it).
