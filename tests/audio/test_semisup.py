@@ -12,7 +12,7 @@ import torch
 from domains.audio.prepare import prepare, write_npz
 from domains.audio.semisup import METHODS, Augment, SemiSupervised, SSLData, load_ssl_data, split_run
 from domains.audio.ssl_evaluate import summarise
-from domains.audio.ssl_train import run_hparams, train_run
+from domains.audio.ssl_train import drop_stale_checkpoint, run_hparams, train_run
 from ssl_core.config import DEFAULT_CONFIG, deep_merge, load_config
 from ssl_core.errors import InputError
 from tests.audio.conftest import esc_subset, fsdd_subset
@@ -114,6 +114,15 @@ def test_tiny_real_run_writes_result_and_resumes(tmp_path, fsdd_features, method
     assert history[0].startswith("epoch") and len(history) == 3
     again = train_run(fsdd_features, "fsdd", method, 0, 0, hp, tmp_path / "run", progress=False)
     assert again["test_error"] == r["test_error"]  # resumed from the finished checkpoint: same model
+    ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    same = SemiSupervised(method, hp, r["n_classes"], r["input_shape"][0])
+    assert not drop_stale_checkpoint(ckpt, dict(same.hparams)) and ckpt.is_file()  # same config: resumed
+    other = deep_merge(hp, {"train": {"lr_schedule": "constant", "lr": 0.01}})
+    assert drop_stale_checkpoint(ckpt.with_name("missing.ckpt"), {}) is False
+    changed = train_run(fsdd_features, "fsdd", method, 0, 0, other, tmp_path / "run", progress=False)
+    assert changed["steps"] == 4  # config changed: the stale checkpoint is dropped and the run starts over
+    fresh = train_run(fsdd_features, "fsdd", method, 0, 0, other, tmp_path / "fresh", progress=False)
+    assert fresh["test_error"] == changed["test_error"]
 
 
 def test_esc10_from_esc50_features(tmp_path, audio_mirror):
