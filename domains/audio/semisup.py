@@ -48,7 +48,7 @@ from domains.audio.features import spec_augment
 from ssl_core.errors import InputError
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 
-from ssl_core.losses import fixmatch_loss, linear_rampup, mixed_pseudo_label_loss, mixmatch_loss, pseudo_labels, sharpen
+from ssl_core.losses import distribution_alignment, fixmatch_loss, linear_rampup, mixed_pseudo_label_loss, mixmatch_loss, pseudo_labels, sharpen
 from ssl_core.losses.infonce import soft_target_cross_entropy
 from ssl_core.mixup import mix, sample_lambda, sample_permutation
 
@@ -215,12 +215,31 @@ class SemiSupervised(pl.LightningModule):
             self.ema.requires_grad_(False)
         self.ema_teacher = bool(tr.get("ema_teacher", False)) and self.ema is not None
         self.register_buffer("gain_scale", torch.ones(n_mels))
+        # mixmatch/fixmatch.dist_align: labelled class prior and running mean of the weak-view predictions (ReMixMatch)
+        self.register_buffer("label_prior", torch.full((n_classes,), 1.0 / n_classes))
+        self.register_buffer("p_model", torch.full((n_classes,), 1.0 / n_classes))
         self.x_lab = self.y_lab = self.x_unl = None
         self.step_times: list[float] = []
 
     def set_data(self, x_lab: torch.Tensor, y_lab: torch.Tensor, x_unl: torch.Tensor, gain_scale: torch.Tensor) -> None:
         self.x_lab, self.y_lab, self.x_unl = x_lab, y_lab, x_unl
         self.gain_scale.copy_(gain_scale)
+        counts = torch.bincount(y_lab, minlength=self.n_classes).float()
+        self.label_prior.copy_(counts / counts.sum())
+
+    def _dist_align(self) -> bool:
+        section = "mixmatch" if self.method == "mixmatch" else "fixmatch"
+        return bool(self.hp.get(section, {}).get("dist_align", False))
+
+    @torch.no_grad()
+    def align(self, probs: torch.Tensor) -> torch.Tensor:
+        """``mixmatch.dist_align`` / ``fixmatch.dist_align``: update the running mean of the unlabelled predictions with this batch's, and
+        return ``probs`` aligned to the labelled class prior (ReMixMatch); unchanged when off."""
+        if not self._dist_align():
+            return probs
+        m = self.hp["train"].get("dist_align_momentum", 0.9)
+        self.p_model.mul_(m).add_((1 - m) * probs.mean(0))
+        return distribution_alignment(probs, self.label_prior, self.p_model)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -296,7 +315,7 @@ class SemiSupervised(pl.LightningModule):
         u_aug = torch.cat([aug.weak(u) for _ in range(mm["k"])])
         with torch.no_grad():
             guess_logits = self.teacher(u_aug) if self.ema_teacher else self(u_aug)
-            probs = torch.softmax(guess_logits, dim=1).reshape(mm["k"], len(u), -1).mean(0)
+            probs = self.align(torch.softmax(guess_logits, dim=1).reshape(mm["k"], len(u), -1).mean(0))
             guess = sharpen(probs, mm["temperature"]).repeat(mm["k"], 1)
         inputs = torch.cat([x_aug, u_aug])
         targets = torch.cat([one_hot, guess])
@@ -320,11 +339,17 @@ class SemiSupervised(pl.LightningModule):
         logits = self(torch.cat([x_in, u_weak, u_strong]))
         return logits[:b], logits[b:b + n].detach(), logits[b + n:]
 
+    def _aligned_logits(self, logits_w: torch.Tensor) -> torch.Tensor:
+        """Weak-view logits whose softmax is the aligned prediction (the logits themselves with ``dist_align`` off)."""
+        if not self._dist_align():
+            return logits_w
+        return torch.log(self.align(torch.softmax(logits_w.detach(), dim=1)).clamp_min(torch.finfo(logits_w.dtype).tiny))
+
     def _fixmatch(self, aug: Augment, x, one_hot, u, logs) -> torch.Tensor:
         fm = self.hp["fixmatch"]
         logits_x, logits_w, logits_s = self._student_and_weak(aug.weak(x), aug.weak(u), aug.strong(u))
         loss_x = soft_target_cross_entropy(logits_x, one_hot)
-        loss_u, mask = fixmatch_loss(logits_w, logits_s, fm["threshold"])
+        loss_u, mask = fixmatch_loss(self._aligned_logits(logits_w), logits_s, fm["threshold"])
         logs.update(loss_x=loss_x, loss_u=loss_u, mask_rate=mask.mean())
         return loss_x + fm["lambda_u"] * loss_u
 
@@ -335,11 +360,23 @@ class SemiSupervised(pl.LightningModule):
         if fm["mixup_labelled"]:
             lam_x, perm_x = _beta_lambda(b, fm["mixup_alpha"]), sample_permutation(b)
             x_in, x_t = mix(x_in, lam_x, perm_x), mix(one_hot, lam_x, perm_x)
-        lam_u, perm_u = _beta_lambda(n, fm["mixup_alpha"]), sample_permutation(n)
-        logits_x, logits_w, logits_s = self._student_and_weak(x_in, aug.weak(u), mix(aug.strong(u), lam_u, perm_u))
+        lam_u = _beta_lambda(n, fm["mixup_alpha"])
+        u_strong = aug.strong(u)
+        if fm.get("mixup_partner", "unlabelled") == "labelled":  # partners: weak labelled clips, true labels
+            perm_u = torch.randint(b, (n,))
+            w = lam_u.to(u.dtype).view(-1, *([1] * (u.dim() - 1)))
+            mixed = w * u_strong + (1 - w) * aug.weak(x)[perm_u]
+        else:
+            perm_u = sample_permutation(n)
+            mixed = mix(u_strong, lam_u, perm_u)
+        logits_x, logits_w, logits_s = self._student_and_weak(x_in, aug.weak(u), mixed)
         loss_x = soft_target_cross_entropy(logits_x, x_t)
-        labels, mask = pseudo_labels(logits_w, fm["threshold"])
-        loss_u = mixed_pseudo_label_loss(logits_s, labels, mask, lam_u, perm_u)
+        labels, mask = pseudo_labels(self._aligned_logits(logits_w), fm["threshold"])
+        if fm.get("mixup_partner", "unlabelled") == "labelled":
+            loss_u = mixed_pseudo_label_loss(logits_s, labels, mask, lam_u, perm_u, partner_labels=one_hot.argmax(1),
+                                             partner_mask=torch.ones(b, dtype=logits_s.dtype))
+        else:
+            loss_u = mixed_pseudo_label_loss(logits_s, labels, mask, lam_u, perm_u)
         logs.update(loss_x=loss_x, loss_u=loss_u, mask_rate=mask.mean())
         return loss_x + fm["lambda_u"] * loss_u
 

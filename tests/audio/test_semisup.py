@@ -214,3 +214,39 @@ def test_precise_bn_recomputes_statistics_on_the_training_clips(method, n_clips)
     off.set_data(x_lab, torch.tensor([0, 1, 2, 0, 1, 2]), x_unl, torch.ones(8))
     off.predict_labels(torch.randn(4, 8, 16))
     assert off.model.features[0].running_mean.item() == 0.0
+
+
+@pytest.mark.parametrize("method", ["mixmatch", "fixmatch", "fixmatch_mixup"])
+def test_distribution_alignment_tracks_the_model_mean_and_uses_the_labelled_prior(method):
+    torch.manual_seed(0)
+    section = "mixmatch" if method == "mixmatch" else "fixmatch"
+    module = SemiSupervised(method, deep_merge(tiny_hp(), {section: {"dist_align": True}}), n_classes=3, n_mels=8)
+    module.set_data(torch.randn(6, 8, 16), torch.tensor([0, 0, 0, 0, 1, 2]), torch.randn(20, 8, 16), torch.ones(8))
+    torch.testing.assert_close(module.label_prior, torch.tensor([4 / 6, 1 / 6, 1 / 6]))
+    start = module.p_model.clone()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loss = module.training_step(0, 0)
+    assert torch.isfinite(loss) and not torch.allclose(module.p_model, start)  # updated from the weak views
+    torch.testing.assert_close(module.p_model.sum(), torch.tensor(1.0))
+    off = SemiSupervised(method, tiny_hp(), n_classes=3, n_mels=8)
+    off.set_data(torch.randn(6, 8, 16), torch.tensor([0, 0, 0, 0, 1, 2]), torch.randn(20, 8, 16), torch.ones(8))
+    probs = torch.softmax(torch.randn(4, 3), 1)
+    torch.testing.assert_close(off.align(probs), probs)  # off: unchanged, running mean untouched
+    torch.testing.assert_close(off.p_model, torch.full((3,), 1 / 3))
+
+
+def test_fixmatch_mixup_with_labelled_partners_trains_on_their_true_labels():
+    torch.manual_seed(0)
+    hp = deep_merge(tiny_hp(), {"fixmatch": {"mixup_partner": "labelled", "threshold": 1.0}})  # no pseudo-label
+    module = SemiSupervised("fixmatch_mixup", hp, n_classes=3, n_mels=8)
+    module.set_data(torch.randn(6, 8, 16), torch.tensor([0, 1, 2, 0, 1, 2]), torch.randn(20, 8, 16), torch.ones(8))
+    logs = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loss = module.training_step(0, 0)
+    assert torch.isfinite(loss) and loss.requires_grad
+    # with every unlabelled row masked, the unlabelled loss still trains the labelled partners' share
+    x, y = module.x_lab[:4], module.y_lab[:4]
+    module._fixmatch_mixup(Augment(hp["augment"], module.gain_scale), x, torch.eye(3)[y], module.x_unl[:8], logs)
+    assert logs["mask_rate"].item() == 0.0 and logs["loss_u"].item() > 0
