@@ -360,19 +360,19 @@ class SemiSupervised(pl.LightningModule):
         if fm["mixup_labelled"]:
             lam_x, perm_x = _beta_lambda(b, fm["mixup_alpha"]), sample_permutation(b)
             x_in, x_t = mix(x_in, lam_x, perm_x), mix(one_hot, lam_x, perm_x)
+        labelled_partners = fm.get("mixup_partner", "unlabelled") == "labelled"  # weak labelled clips, true labels
         lam_u = _beta_lambda(n, fm["mixup_alpha"])
-        u_strong = aug.strong(u)
-        if fm.get("mixup_partner", "unlabelled") == "labelled":  # partners: weak labelled clips, true labels
-            perm_u = torch.randint(b, (n,))
+        perm_u = torch.randint(b, (n,)) if labelled_partners else sample_permutation(n)
+        u_weak, u_strong = aug.weak(u), aug.strong(u)
+        if labelled_partners:
             w = lam_u.to(u.dtype).view(-1, *([1] * (u.dim() - 1)))
             mixed = w * u_strong + (1 - w) * aug.weak(x)[perm_u]
         else:
-            perm_u = sample_permutation(n)
             mixed = mix(u_strong, lam_u, perm_u)
-        logits_x, logits_w, logits_s = self._student_and_weak(x_in, aug.weak(u), mixed)
+        logits_x, logits_w, logits_s = self._student_and_weak(x_in, u_weak, mixed)
         loss_x = soft_target_cross_entropy(logits_x, x_t)
         labels, mask = pseudo_labels(self._aligned_logits(logits_w), fm["threshold"])
-        if fm.get("mixup_partner", "unlabelled") == "labelled":
+        if labelled_partners:
             loss_u = mixed_pseudo_label_loss(logits_s, labels, mask, lam_u, perm_u, partner_labels=one_hot.argmax(1),
                                              partner_mask=torch.ones(b, dtype=logits_s.dtype))
         else:
