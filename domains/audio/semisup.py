@@ -18,6 +18,9 @@ Methods (``audio.ssl.methods``):
   pseudo-labels, each term masked by its own confidence (``ssl_core.losses.mixed_pseudo_label_loss``); with ``fixmatch.mixup_labelled`` the labelled batch is mixed with itself
   too (off by default: mixed labelled targets keep the model from becoming confident enough for the pseudo-label
   threshold within the short CPU budget; measured on the validation split, see the README).
+  ``fixmatch.mixup_partner: labelled`` mixes each strong unlabelled view with a weak labelled clip (true label)
+  instead. ``mixmatch.dist_align`` / ``fixmatch.dist_align``: ReMixMatch's distribution alignment of the guesses /
+  weak-view predictions (``ssl_core.losses.distribution_alignment``). Both off by default (ESC-10 validation).
 
 Augmentations act on normalised log-mels ``[B, mels, frames]``: weak = random circular time shift and a random
 gain (a constant offset in dB); strong = weak + SpecAugment time and frequency masks (torchaudio) + Gaussian noise.
