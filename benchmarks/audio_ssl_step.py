@@ -5,7 +5,8 @@ pooled frames; FSDD: 32 mels x 63 frames), one torch thread, CPU.
 
 A step = one labelled batch (``audio.ssl.train.batch_size``) and, for the SSL methods, one unlabelled batch
 (``unlabeled_batch``): MixMatch runs K label-guess forwards plus one forward/backward of the mixed batch; FixMatch
-one forward/backward of labelled + weak + strong views. Wall and CPU (process) time per step are reported; the
+one forward/backward of labelled + weak + strong views (with ``train.ema_teacher``: labelled + strong, and a
+no-gradient forward of the weak views through the EMA model); every step ends with the EMA update. Wall and CPU (process) time per step are reported; the
 machine is shared, so CPU time is the fair comparison. Also printed: the estimated wall time of the default
 configuration's SSL part (steps x step time x runs), single job.
 """
@@ -49,6 +50,7 @@ def main() -> None:
             module.set_data(torch.randn(n_lab, mels, frames), torch.randint(n_classes, (n_lab,)),
                             torch.randn(n_unl, mels, frames), torch.ones(mels))
             opt = module.configure_optimizers()
+            opt = opt["optimizer"] if isinstance(opt, dict) else opt  # with train.lr_schedule: cosine
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 for i in range(args.warmup + args.steps):
@@ -58,6 +60,7 @@ def main() -> None:
                     opt.zero_grad()
                     loss.backward()
                     opt.step()
+                    module.on_train_batch_end(None, None, i)  # EMA update (train.ema_decay > 0)
             wall = (time.perf_counter() - w) / args.steps
             cpu = (time.process_time() - c) / args.steps
             est = wall * hp["train"]["steps"] * runs / 60

@@ -14,19 +14,28 @@ Methods (``audio.ssl.methods``):
 - ``fixmatch`` (Sohn et al., 2020): hard pseudo-label from a weak view where the model is confident
   (``max p >= tau``), cross-entropy of a strongly augmented view against it.
 - ``fixmatch_mixup``: FixMatch with mixup (as compared in the audio SSL study): the strong unlabelled views are
-  mixed with each other (mixed pseudo-label targets, confidence masks mixed with the same weights,
-  ``lambda' = max(lambda, 1 - lambda)``); with ``fixmatch.mixup_labelled`` the labelled batch is mixed with itself
+  mixed with each other (``lambda' = max(lambda, 1 - lambda)``) and trained with the mixup loss on the two
+  pseudo-labels, each term masked by its own confidence (``ssl_core.losses.mixed_pseudo_label_loss``); with ``fixmatch.mixup_labelled`` the labelled batch is mixed with itself
   too (off by default: mixed labelled targets keep the model from becoming confident enough for the pseudo-label
   threshold within the short CPU budget; measured on the validation split, see the README).
+  ``fixmatch.mixup_partner: labelled`` mixes each strong unlabelled view with a weak labelled clip (true label)
+  instead. ``mixmatch.dist_align`` / ``fixmatch.dist_align``: ReMixMatch's distribution alignment of the guesses /
+  weak-view predictions (``ssl_core.losses.distribution_alignment``). Both off by default (ESC-10 validation).
 
 Augmentations act on normalised log-mels ``[B, mels, frames]``: weak = random circular time shift and a random
 gain (a constant offset in dB); strong = weak + SpecAugment time and frequency masks (torchaudio) + Gaussian noise.
 All randomness comes from torch's global generator, seeded per run and saved in checkpoints.
+
+Training and evaluation (``audio.ssl.train``): Adam with an optional cosine decay (``lr_schedule``); before every
+validation and the test, optionally recompute the BN statistics on the clean training clips (``precise_bn``);
+optionally evaluate an EMA of the weights (``ema_decay``) and take pseudo-labels / guesses from it
+(``ema_teacher``).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +49,9 @@ from torch import nn
 
 from domains.audio.features import spec_augment
 from ssl_core.errors import InputError
-from ssl_core.losses import fixmatch_loss, linear_rampup, masked_soft_cross_entropy, mixmatch_loss, pseudo_labels, sharpen
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
+
+from ssl_core.losses import distribution_alignment, fixmatch_loss, linear_rampup, mixed_pseudo_label_loss, mixmatch_loss, pseudo_labels, sharpen
 from ssl_core.losses.infonce import soft_target_cross_entropy
 from ssl_core.mixup import mix, sample_lambda, sample_permutation
 
@@ -200,20 +211,81 @@ class SemiSupervised(pl.LightningModule):
         self.save_hyperparameters()
         self.method, self.hp, self.n_classes = method, hp, n_classes
         self.model = SmallCNN(n_classes, hp["model"]["channels"], hp["model"]["dropout"])
+        tr = hp["train"]
+        self.ema: AveragedModel | None = None
+        if tr.get("ema_decay", 0.0) > 0:  # weights (and BN statistics) averaged for evaluation / as the teacher
+            self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(tr["ema_decay"]), use_buffers=True)
+            self.ema.requires_grad_(False)
+        self.ema_teacher = bool(tr.get("ema_teacher", False)) and self.ema is not None
         self.register_buffer("gain_scale", torch.ones(n_mels))
+        # mixmatch/fixmatch.dist_align: labelled class prior and running mean of the weak-view predictions (ReMixMatch)
+        self.register_buffer("label_prior", torch.full((n_classes,), 1.0 / n_classes))
+        self.register_buffer("p_model", torch.full((n_classes,), 1.0 / n_classes))
         self.x_lab = self.y_lab = self.x_unl = None
         self.step_times: list[float] = []
 
     def set_data(self, x_lab: torch.Tensor, y_lab: torch.Tensor, x_unl: torch.Tensor, gain_scale: torch.Tensor) -> None:
         self.x_lab, self.y_lab, self.x_unl = x_lab, y_lab, x_unl
         self.gain_scale.copy_(gain_scale)
+        counts = torch.bincount(y_lab, minlength=self.n_classes).float()
+        self.label_prior.copy_(counts / counts.sum())
+
+    def _dist_align(self) -> bool:
+        section = "mixmatch" if self.method == "mixmatch" else "fixmatch"
+        return bool(self.hp.get(section, {}).get("dist_align", False))
+
+    @torch.no_grad()
+    def align(self, probs: torch.Tensor) -> torch.Tensor:
+        """``mixmatch.dist_align`` / ``fixmatch.dist_align``: update the running mean of the unlabelled predictions with this batch's, and
+        return ``probs`` aligned to the labelled class prior (ReMixMatch); unchanged when off."""
+        if not self._dist_align():
+            return probs
+        m = self.hp["train"].get("dist_align_momentum", 0.9)
+        self.p_model.mul_(m).add_((1 - m) * probs.mean(0))
+        return distribution_alignment(probs, self.label_prior, self.p_model)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
 
+    @torch.no_grad()
+    def refresh_bn(self, batch: int = 256) -> None:
+        """``train.precise_bn``: recompute the evaluated model's BN statistics (torch ``update_bn``: a plain average
+        over one pass) on the unaugmented clips the method trains on (labelled; SSL methods: + unlabelled), instead
+        of the running averages of the last training batches (weak, strong and mixed views)."""
+        if not self.hp["train"].get("precise_bn", False) or self.x_lab is None:
+            return
+        clips = self.x_lab if self.method.startswith("supervised") else torch.cat([self.x_lab, self.x_unl])
+        model = self.ema or self.model
+        was_training = self.training
+        update_bn([clips[i:i + batch] for i in range(0, len(clips), batch)], model)
+        self.train(was_training)
+
+    def on_validation_epoch_start(self) -> None:
+        self.refresh_bn()
+
+    def evaluate(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of the evaluated model: the EMA of the weights if ``train.ema_decay > 0``, else the model."""
+        return (self.ema or self.model)(x)
+
+    @torch.no_grad()
+    def teacher(self, x: torch.Tensor) -> torch.Tensor:
+        """The EMA model in eval mode (running BN statistics, no dropout, no gradient): pseudo-labels / guesses."""
+        self.ema.eval()
+        return self.ema(x)
+
     def configure_optimizers(self):
         tr = self.hp["train"]
-        return torch.optim.Adam(self.parameters(), lr=tr["lr"], weight_decay=tr["weight_decay"])
+        opt = torch.optim.Adam(self.model.parameters(), lr=tr["lr"], weight_decay=tr["weight_decay"])
+        if tr.get("lr_schedule", "constant") == "constant":
+            return opt
+        # FixMatch's cosine decay: lr * cos(7 pi k / (16 K)) at step k of K (to ~0.2 lr at the end)
+        steps = tr["steps"]
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: math.cos(7 * math.pi * min(k, steps) / (16 * steps)))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
 
     def _batch(self, x: torch.Tensor, n: int) -> torch.Tensor:
         return torch.randint(len(x), (n,))
@@ -245,7 +317,8 @@ class SemiSupervised(pl.LightningModule):
         x_aug = aug.weak(x)
         u_aug = torch.cat([aug.weak(u) for _ in range(mm["k"])])
         with torch.no_grad():
-            probs = torch.softmax(self(u_aug), dim=1).reshape(mm["k"], len(u), -1).mean(0)
+            guess_logits = self.teacher(u_aug) if self.ema_teacher else self(u_aug)
+            probs = self.align(torch.softmax(guess_logits, dim=1).reshape(mm["k"], len(u), -1).mean(0))
             guess = sharpen(probs, mm["temperature"]).repeat(mm["k"], 1)
         inputs = torch.cat([x_aug, u_aug])
         targets = torch.cat([one_hot, guess])
@@ -258,12 +331,28 @@ class SemiSupervised(pl.LightningModule):
         logs.update(loss_x=loss_x, loss_u=loss_u)
         return loss_x + weight * loss_u
 
+    def _student_and_weak(self, x_in: torch.Tensor, u_weak: torch.Tensor, u_strong: torch.Tensor):
+        """Student logits of the labelled and strong unlabelled rows, and the weak-view logits for pseudo-labels:
+        from the EMA teacher (``train.ema_teacher``) or from the student in the same batch (as the paper)."""
+        b = len(x_in)
+        if self.ema_teacher:
+            logits = self(torch.cat([x_in, u_strong]))
+            return logits[:b], self.teacher(u_weak), logits[b:]
+        n = len(u_weak)
+        logits = self(torch.cat([x_in, u_weak, u_strong]))
+        return logits[:b], logits[b:b + n].detach(), logits[b + n:]
+
+    def _aligned_logits(self, logits_w: torch.Tensor) -> torch.Tensor:
+        """Weak-view logits whose softmax is the aligned prediction (the logits themselves with ``dist_align`` off)."""
+        if not self._dist_align():
+            return logits_w
+        return torch.log(self.align(torch.softmax(logits_w.detach(), dim=1)).clamp_min(torch.finfo(logits_w.dtype).tiny))
+
     def _fixmatch(self, aug: Augment, x, one_hot, u, logs) -> torch.Tensor:
         fm = self.hp["fixmatch"]
-        b, n = len(x), len(u)
-        logits = self(torch.cat([aug.weak(x), aug.weak(u), aug.strong(u)]))
-        loss_x = soft_target_cross_entropy(logits[:b], one_hot)
-        loss_u, mask = fixmatch_loss(logits[b:b + n], logits[b + n:], fm["threshold"])
+        logits_x, logits_w, logits_s = self._student_and_weak(aug.weak(x), aug.weak(u), aug.strong(u))
+        loss_x = soft_target_cross_entropy(logits_x, one_hot)
+        loss_u, mask = fixmatch_loss(self._aligned_logits(logits_w), logits_s, fm["threshold"])
         logs.update(loss_x=loss_x, loss_u=loss_u, mask_rate=mask.mean())
         return loss_x + fm["lambda_u"] * loss_u
 
@@ -274,25 +363,36 @@ class SemiSupervised(pl.LightningModule):
         if fm["mixup_labelled"]:
             lam_x, perm_x = _beta_lambda(b, fm["mixup_alpha"]), sample_permutation(b)
             x_in, x_t = mix(x_in, lam_x, perm_x), mix(one_hot, lam_x, perm_x)
-        lam_u, perm_u = _beta_lambda(n, fm["mixup_alpha"]), sample_permutation(n)
-        logits = self(torch.cat([x_in, aug.weak(u), mix(aug.strong(u), lam_u, perm_u)]))
-        loss_x = soft_target_cross_entropy(logits[:b], x_t)
-        labels, mask = pseudo_labels(logits[b:b + n], fm["threshold"])
-        targets = mix(F.one_hot(labels, self.n_classes).float(), lam_u, perm_u)
-        weights = lam_u * mask + (1 - lam_u) * mask[perm_u]
-        loss_u = masked_soft_cross_entropy(logits[b + n:], targets, weights)
+        labelled_partners = fm.get("mixup_partner", "unlabelled") == "labelled"  # weak labelled clips, true labels
+        lam_u = _beta_lambda(n, fm["mixup_alpha"])
+        perm_u = torch.randint(b, (n,)) if labelled_partners else sample_permutation(n)
+        u_weak, u_strong = aug.weak(u), aug.strong(u)
+        if labelled_partners:
+            w = lam_u.to(u.dtype).view(-1, *([1] * (u.dim() - 1)))
+            mixed = w * u_strong + (1 - w) * aug.weak(x)[perm_u]
+        else:
+            mixed = mix(u_strong, lam_u, perm_u)
+        logits_x, logits_w, logits_s = self._student_and_weak(x_in, u_weak, mixed)
+        loss_x = soft_target_cross_entropy(logits_x, x_t)
+        labels, mask = pseudo_labels(self._aligned_logits(logits_w), fm["threshold"])
+        if labelled_partners:
+            loss_u = mixed_pseudo_label_loss(logits_s, labels, mask, lam_u, perm_u, partner_labels=one_hot.argmax(1),
+                                             partner_mask=torch.ones(b, dtype=logits_s.dtype))
+        else:
+            loss_u = mixed_pseudo_label_loss(logits_s, labels, mask, lam_u, perm_u)
         logs.update(loss_x=loss_x, loss_u=loss_u, mask_rate=mask.mean())
         return loss_x + fm["lambda_u"] * loss_u
 
     def validation_step(self, batch, batch_idx):
         x, y = batch
-        pred = self(x).argmax(1)
+        pred = self.evaluate(x).argmax(1)
         self.log("val_error", (pred != y).float().mean(), on_epoch=True, batch_size=len(y))
 
     @torch.no_grad()
     def predict_labels(self, x: torch.Tensor, batch: int = 256) -> torch.Tensor:
+        self.refresh_bn()
         self.eval()
-        return torch.cat([self(x[i:i + batch]).argmax(1) for i in range(0, len(x), batch)])
+        return torch.cat([self.evaluate(x[i:i + batch]).argmax(1) for i in range(0, len(x), batch)])
 
 
 def write_result(path: Path, result: dict) -> None:

@@ -18,9 +18,11 @@ from ssl_core.losses.mochi import mix_hard_negatives, mochi_loss, mochi_negative
 from ssl_core.losses.multiview import multiview_info_nce
 from ssl_core.losses.regression import c_mixup_partners, c_mixup_probabilities, supremix_loss, supremix_pairs
 from ssl_core.losses.semisup import (
+    distribution_alignment,
     fixmatch_loss,
     linear_rampup,
     masked_soft_cross_entropy,
+    mixed_pseudo_label_loss,
     mixmatch_loss,
     pseudo_labels,
     sharpen,
@@ -38,6 +40,7 @@ __all__ = [
     "dcl_loss",
     "dclw_loss",
     "decoupled_mixup_loss",
+    "distribution_alignment",
     "fixmatch_loss",
     "i_mix_loss",
     "info_nce",
@@ -48,6 +51,7 @@ __all__ = [
     "masked_soft_cross_entropy",
     "mix_hard_negatives",
     "mixed_barlow_twins_loss",
+    "mixed_pseudo_label_loss",
     "mixmatch_loss",
     "mixup_cross_entropy",
     "mixup_targets",

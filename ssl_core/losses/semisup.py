@@ -11,6 +11,13 @@
   (one-hot targets, mask weights; the mean is over the whole unlabelled batch, as in the paper, so few confident
   samples mean a small loss) and its mixup variant (mixed soft targets and mixed weights).
 - :func:`fixmatch_loss`: pseudo-labels from the weak logits, cross-entropy of the strong logits on the confident ones.
+- :func:`mixed_pseudo_label_loss`: FixMatch's unlabelled loss on mixed strong views ``lam_i s_i + (1 - lam_i)
+  s_perm(i)``: the mixup loss ``lam_i CE(y_i) + (1 - lam_i) CE(y_perm(i))`` split into its two terms, each term
+  masked by the confidence of its own pseudo-label (an unconfident partner contributes nothing, not even through a
+  mixed target).
+- :func:`distribution_alignment`: ReMixMatch's (Berthelot et al., 2020, arXiv 1911.09785) alignment of the weak-view
+  prediction, ``p~ = normalise(p * prior / p_model)`` with ``prior`` the labelled class distribution and
+  ``p_model`` the running mean of the model's predictions on unlabelled data.
 """
 
 from __future__ import annotations
@@ -20,7 +27,8 @@ import torch.nn.functional as F
 
 from ssl_core.losses.infonce import soft_target_cross_entropy
 
-__all__ = ["sharpen", "linear_rampup", "mixmatch_loss", "pseudo_labels", "masked_soft_cross_entropy", "fixmatch_loss"]
+__all__ = ["sharpen", "linear_rampup", "mixmatch_loss", "pseudo_labels", "masked_soft_cross_entropy", "fixmatch_loss",
+           "mixed_pseudo_label_loss", "distribution_alignment"]
 
 
 def sharpen(probs: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -88,3 +96,41 @@ def fixmatch_loss(logits_weak: torch.Tensor, logits_strong: torch.Tensor, thresh
     labels, mask = pseudo_labels(logits_weak, threshold)
     targets = F.one_hot(labels, logits_strong.shape[-1]).to(logits_strong.dtype)
     return masked_soft_cross_entropy(logits_strong, targets, mask), mask
+
+
+def mixed_pseudo_label_loss(logits_mixed: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor,
+                            lam: torch.Tensor, perm: torch.Tensor, partner_labels: torch.Tensor | None = None,
+                            partner_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """``1/B sum_i [lam_i m_i H(y_i, p_i) + (1 - lam_i) m_perm(i) H(y_perm(i), p_i)]``, ``p = softmax(logits_mixed)``.
+
+    ``logits_mixed`` are the model's outputs on the mixed strong views ``lam_i s_i + (1 - lam_i) s_perm(i)``,
+    ``labels`` / ``mask`` the hard pseudo-labels and confidence masks of the unmixed rows (:func:`pseudo_labels`).
+    With every mask 1 this is the usual mixup cross-entropy against ``lam_i y_i + (1 - lam_i) y_perm(i)``.
+    ``partner_labels`` / ``partner_mask`` (default: ``labels`` / ``mask``): the rows ``perm`` indexes into when
+    the partners are other clips, e.g. labelled clips with their true labels and mask 1.
+    """
+    n = logits_mixed.shape[0]
+    if labels.shape != (n,) or mask.shape != (n,) or lam.shape != (n,) or perm.shape != (n,):
+        raise ValueError(f"need logits (B, C) and labels, mask, lam, perm (B,), got {tuple(logits_mixed.shape)}, "
+                         f"{tuple(labels.shape)}, {tuple(mask.shape)}, {tuple(lam.shape)}, {tuple(perm.shape)}")
+    partner_labels = labels if partner_labels is None else partner_labels
+    partner_mask = mask if partner_mask is None else partner_mask
+    if partner_labels.shape != partner_mask.shape or partner_labels.dim() != 1:
+        raise ValueError(f"partner labels and mask must be (M,), got {tuple(partner_labels.shape)}, {tuple(partner_mask.shape)}")
+    logp = F.log_softmax(logits_mixed, dim=-1)
+    own = -logp.gather(1, labels[:, None]).squeeze(1)
+    partner = -logp.gather(1, partner_labels[perm][:, None]).squeeze(1)
+    lam = lam.to(logp.dtype)
+    mask = mask.to(logp.dtype)
+    return (lam * mask * own + (1 - lam) * partner_mask[perm].to(logp.dtype) * partner).mean()
+
+
+@torch.no_grad()
+def distribution_alignment(probs: torch.Tensor, prior: torch.Tensor, model_mean: torch.Tensor) -> torch.Tensor:
+    """``p~_ij = p_ij prior_j / model_mean_j / sum_k (p_ik prior_k / model_mean_k)`` for ``probs`` (B, C); no gradient."""
+    if probs.dim() != 2 or prior.shape != probs.shape[1:] or model_mean.shape != probs.shape[1:]:
+        raise ValueError(f"need probs (B, C), prior (C,), model_mean (C,), got {tuple(probs.shape)}, "
+                         f"{tuple(prior.shape)}, {tuple(model_mean.shape)}")
+    tiny = torch.finfo(probs.dtype).tiny
+    scaled = probs.detach() * prior / model_mean.clamp_min(tiny)
+    return scaled / scaled.sum(dim=-1, keepdim=True).clamp_min(tiny)

@@ -12,7 +12,7 @@ import torch
 from domains.audio.prepare import prepare, write_npz
 from domains.audio.semisup import METHODS, Augment, SemiSupervised, SSLData, load_ssl_data, split_run
 from domains.audio.ssl_evaluate import summarise
-from domains.audio.ssl_train import run_hparams, train_run
+from domains.audio.ssl_train import drop_stale_checkpoint, run_hparams, train_run
 from ssl_core.config import DEFAULT_CONFIG, deep_merge, load_config
 from ssl_core.errors import InputError
 from tests.audio.conftest import esc_subset, fsdd_subset
@@ -114,6 +114,15 @@ def test_tiny_real_run_writes_result_and_resumes(tmp_path, fsdd_features, method
     assert history[0].startswith("epoch") and len(history) == 3
     again = train_run(fsdd_features, "fsdd", method, 0, 0, hp, tmp_path / "run", progress=False)
     assert again["test_error"] == r["test_error"]  # resumed from the finished checkpoint: same model
+    ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    same = SemiSupervised(method, hp, r["n_classes"], r["input_shape"][0])
+    assert not drop_stale_checkpoint(ckpt, dict(same.hparams)) and ckpt.is_file()  # same config: resumed
+    other = deep_merge(hp, {"train": {"lr_schedule": "constant", "lr": 0.01}})
+    assert drop_stale_checkpoint(ckpt.with_name("missing.ckpt"), {}) is False
+    changed = train_run(fsdd_features, "fsdd", method, 0, 0, other, tmp_path / "run", progress=False)
+    assert changed["steps"] == 4  # config changed: the stale checkpoint is dropped and the run starts over
+    fresh = train_run(fsdd_features, "fsdd", method, 0, 0, other, tmp_path / "fresh", progress=False)
+    assert fresh["test_error"] == changed["test_error"]
 
 
 def test_esc10_from_esc50_features(tmp_path, audio_mirror):
@@ -137,3 +146,107 @@ def test_summarise_means_and_paper_rows():
     assert {r["method"]: r["value"] for r in paper} == {"ReMixMatch (paper)": 0.12, "FixMatch (paper)": 0.1333}
     with pytest.raises(InputError):
         summarise("fsdd", runs)
+
+
+@pytest.mark.parametrize("method", ["supervised_10", "mixmatch", "fixmatch", "fixmatch_mixup"])
+def test_ema_is_updated_evaluated_and_teaches_without_gradient(method):
+    torch.manual_seed(0)
+    hp = deep_merge(tiny_hp(), {"train": {"ema_decay": 0.5, "ema_teacher": True}})
+    module = SemiSupervised(method, hp, n_classes=3, n_mels=8)
+    module.set_data(torch.randn(6, 8, 16), torch.tensor([0, 1, 2, 0, 1, 2]), torch.randn(20, 8, 16), torch.ones(8))
+    opt = module.configure_optimizers()
+    opt = opt["optimizer"] if isinstance(opt, dict) else opt  # with train.lr_schedule: cosine
+    assert {id(p) for g in opt.param_groups for p in g["params"]} == {id(p) for p in module.model.parameters()}
+    for step in range(3):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            loss = module.training_step(step, step)
+        opt.zero_grad()
+        loss.backward()
+        assert all(p.grad is None for p in module.ema.parameters())  # the teacher gets no gradient
+        opt.step()
+        module.on_train_batch_end(None, None, step)
+    w_model = next(module.model.parameters())
+    w_ema = next(module.ema.module.parameters())
+    assert not torch.allclose(w_model, w_ema)  # an average of three different weight states, not a copy
+    x = torch.randn(5, 8, 16)
+    module.eval()
+    torch.testing.assert_close(module.evaluate(x), module.ema(x))
+    assert not torch.allclose(module.evaluate(x), module(x))
+    plain = SemiSupervised(method, deep_merge(hp, {"train": {"ema_decay": 0.0}}), n_classes=3, n_mels=8)
+    assert plain.ema is None and not plain.ema_teacher
+    plain.eval()
+    torch.testing.assert_close(plain.evaluate(x), plain(x))
+
+
+def test_cosine_learning_rate_schedule_and_constant():
+    hp = deep_merge(tiny_hp(), {"train": {"lr": 0.01, "steps": 8, "lr_schedule": "cosine"}})
+    conf = SemiSupervised("supervised_10", hp, n_classes=3, n_mels=8).configure_optimizers()
+    opt, sched = conf["optimizer"], conf["lr_scheduler"]["scheduler"]
+    assert conf["lr_scheduler"]["interval"] == "step"
+    lrs = []
+    for _ in range(9):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs[0] == pytest.approx(0.01) and lrs[4] == pytest.approx(0.01 * np.cos(7 * np.pi * 4 / 128))
+    assert lrs[8] == pytest.approx(0.01 * np.cos(7 * np.pi / 16)) and all(a > b for a, b in zip(lrs, lrs[1:]))
+    const = SemiSupervised("supervised_10", deep_merge(hp, {"train": {"lr_schedule": "constant"}}), 3, 8)
+    assert isinstance(const.configure_optimizers(), torch.optim.Adam)
+
+
+@pytest.mark.parametrize("method,n_clips", [("supervised_10", 6), ("fixmatch", 26)])
+def test_precise_bn_recomputes_statistics_on_the_training_clips(method, n_clips):
+    torch.manual_seed(0)
+    hp = deep_merge(tiny_hp(), {"train": {"precise_bn": True, "ema_decay": 0.0}})
+    module = SemiSupervised(method, hp, n_classes=3, n_mels=8)
+    x_lab, x_unl = torch.randn(6, 8, 16) + 2.0, torch.randn(20, 8, 16) - 1.0
+    module.set_data(x_lab, torch.tensor([0, 1, 2, 0, 1, 2]), x_unl, torch.ones(8))
+    first_bn = module.model.features[0]
+    assert first_bn.running_mean.item() == 0.0
+    clips = x_lab if method.startswith("supervised") else torch.cat([x_lab, x_unl])
+    assert len(clips) == n_clips
+    before = module.predict_labels(torch.randn(4, 8, 16))
+    assert first_bn.running_mean.item() == pytest.approx(clips.mean().item(), abs=1e-5)  # one batch: exact mean
+    assert first_bn.running_var.item() == pytest.approx(clips.var().item(), rel=1e-3)
+    assert before.shape == (4,) and not module.training
+    off = SemiSupervised(method, deep_merge(hp, {"train": {"precise_bn": False}}), n_classes=3, n_mels=8)
+    off.set_data(x_lab, torch.tensor([0, 1, 2, 0, 1, 2]), x_unl, torch.ones(8))
+    off.predict_labels(torch.randn(4, 8, 16))
+    assert off.model.features[0].running_mean.item() == 0.0
+
+
+@pytest.mark.parametrize("method", ["mixmatch", "fixmatch", "fixmatch_mixup"])
+def test_distribution_alignment_tracks_the_model_mean_and_uses_the_labelled_prior(method):
+    torch.manual_seed(0)
+    section = "mixmatch" if method == "mixmatch" else "fixmatch"
+    module = SemiSupervised(method, deep_merge(tiny_hp(), {section: {"dist_align": True}}), n_classes=3, n_mels=8)
+    module.set_data(torch.randn(6, 8, 16), torch.tensor([0, 0, 0, 0, 1, 2]), torch.randn(20, 8, 16), torch.ones(8))
+    torch.testing.assert_close(module.label_prior, torch.tensor([4 / 6, 1 / 6, 1 / 6]))
+    start = module.p_model.clone()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loss = module.training_step(0, 0)
+    assert torch.isfinite(loss) and not torch.allclose(module.p_model, start)  # updated from the weak views
+    torch.testing.assert_close(module.p_model.sum(), torch.tensor(1.0))
+    off = SemiSupervised(method, tiny_hp(), n_classes=3, n_mels=8)
+    off.set_data(torch.randn(6, 8, 16), torch.tensor([0, 0, 0, 0, 1, 2]), torch.randn(20, 8, 16), torch.ones(8))
+    probs = torch.softmax(torch.randn(4, 3), 1)
+    torch.testing.assert_close(off.align(probs), probs)  # off: unchanged, running mean untouched
+    torch.testing.assert_close(off.p_model, torch.full((3,), 1 / 3))
+
+
+def test_fixmatch_mixup_with_labelled_partners_trains_on_their_true_labels():
+    torch.manual_seed(0)
+    hp = deep_merge(tiny_hp(), {"fixmatch": {"mixup_partner": "labelled", "threshold": 1.0}})  # no pseudo-label
+    module = SemiSupervised("fixmatch_mixup", hp, n_classes=3, n_mels=8)
+    module.set_data(torch.randn(6, 8, 16), torch.tensor([0, 1, 2, 0, 1, 2]), torch.randn(20, 8, 16), torch.ones(8))
+    logs = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loss = module.training_step(0, 0)
+    assert torch.isfinite(loss) and loss.requires_grad
+    # with every unlabelled row masked, the unlabelled loss still trains the labelled partners' share
+    x, y = module.x_lab[:4], module.y_lab[:4]
+    module._fixmatch_mixup(Augment(hp["augment"], module.gain_scale), x, torch.eye(3)[y], module.x_unl[:8], logs)
+    assert logs["mask_rate"].item() == 0.0 and logs["loss_u"].item() > 0

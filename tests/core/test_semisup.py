@@ -8,9 +8,11 @@ import pytest
 import torch
 
 from ssl_core.losses import (
+    distribution_alignment,
     fixmatch_loss,
     linear_rampup,
     masked_soft_cross_entropy,
+    mixed_pseudo_label_loss,
     mixmatch_loss,
     pseudo_labels,
     sharpen,
@@ -125,3 +127,91 @@ def test_pseudo_labels_carry_no_gradient_and_masked_ce_weights_rows():
 def test_linear_rampup():
     assert [linear_rampup(s, 4) for s in (0, 2, 4, 9)] == [0.0, 0.5, 1.0, 1.0]
     assert linear_rampup(0, 0) == 1.0
+
+
+def mixed_pseudo_label_ref(logits, labels, mask, lam, perm, partner_labels=None, partner_mask=None):
+    """Loop over rows: the own pseudo-label's CE weighted lam * own mask, the partner's (1 - lam) * partner mask
+    (partners: the same rows unless ``partner_labels`` / ``partner_mask`` are given)."""
+    partner_labels = labels if partner_labels is None else partner_labels
+    partner_mask = mask if partner_mask is None else partner_mask
+    total = 0.0
+    for i, row in enumerate(logits.tolist()):
+        p = _softmax_row(row)
+        j = int(perm[i])
+        total += float(lam[i]) * float(mask[i]) * -math.log(p[int(labels[i])])
+        total += (1 - float(lam[i])) * float(partner_mask[j]) * -math.log(p[int(partner_labels[j])])
+    return total / logits.shape[0]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("labelled_partners", [False, True])
+def test_mixed_pseudo_label_loss_matches_reference(seed, labelled_partners):
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(8, 5, generator=g, dtype=torch.float64, requires_grad=True)
+    labels = torch.randint(5, (8,), generator=g)
+    mask = (torch.rand(8, generator=g) > 0.5).double()
+    lam = torch.rand(8, generator=g, dtype=torch.float64)
+    partners: tuple = ()
+    if labelled_partners:  # partners drawn from 3 other (labelled) rows with their own labels and masks
+        perm = torch.randint(3, (8,), generator=g)
+        partners = (torch.tensor([4, 0, 2]), torch.ones(3, dtype=torch.float64))
+    else:
+        perm = torch.randperm(8, generator=g)
+    loss = mixed_pseudo_label_loss(logits, labels, mask, lam, perm, *partners)
+    ref = mixed_pseudo_label_ref(logits.detach(), labels, mask, lam, perm, *partners)
+    assert loss.item() == pytest.approx(ref, rel=1e-10)
+    loss.backward()
+    assert logits.grad.abs().sum() > 0
+    if labelled_partners:
+        with pytest.raises(ValueError):
+            mixed_pseudo_label_loss(logits, labels, mask, lam, perm, partners[0], partners[1][:2])
+
+
+def test_mixed_pseudo_label_loss_ignores_unconfident_partners_and_reduces_to_mixup_ce():
+    logits = torch.tensor([[2.0, 0.0, -1.0], [0.5, 0.5, 0.0], [0.0, 1.0, 3.0]], dtype=torch.float64)
+    labels, perm, lam = torch.tensor([0, 1, 2]), torch.tensor([1, 2, 0]), torch.tensor([0.7, 0.6, 0.9], dtype=torch.float64)
+    # all confident: the usual mixup cross-entropy against mixed one-hot targets
+    one_hot = torch.eye(3, dtype=torch.float64)[labels]
+    targets = lam[:, None] * one_hot + (1 - lam[:, None]) * one_hot[perm]
+    full = mixed_pseudo_label_loss(logits, labels, torch.ones(3, dtype=torch.float64), lam, perm)
+    assert full.item() == pytest.approx(masked_soft_cross_entropy(logits, targets, torch.ones(3, dtype=torch.float64)).item())
+    # row 1 unconfident: its label enters nowhere (not as row 0's partner either); changing it changes nothing
+    mask = torch.tensor([1.0, 0.0, 1.0], dtype=torch.float64)
+    a = mixed_pseudo_label_loss(logits, labels, mask, lam, perm)
+    b = mixed_pseudo_label_loss(logits, torch.tensor([0, 2, 2]), mask, lam, perm)
+    assert a.item() == pytest.approx(b.item()) and a.item() < full.item()
+    with pytest.raises(ValueError):
+        mixed_pseudo_label_loss(logits, labels[:2], mask, lam, perm)
+
+
+def distribution_alignment_ref(probs, prior, model_mean):
+    out = []
+    for row in probs.tolist():
+        scaled = [p * q / m for p, q, m in zip(row, prior.tolist(), model_mean.tolist())]
+        total = sum(scaled)
+        out.append([v / total for v in scaled])
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_distribution_alignment_matches_reference(seed):
+    probs = _probs(6, 4, seed)
+    g = torch.Generator().manual_seed(seed + 10)
+    prior = torch.softmax(torch.randn(4, generator=g, dtype=torch.float64), 0)
+    model_mean = torch.softmax(torch.randn(4, generator=g, dtype=torch.float64), 0)
+    out = distribution_alignment(probs, prior, model_mean)
+    ref = torch.tensor(distribution_alignment_ref(probs, prior, model_mean), dtype=torch.float64)
+    assert torch.allclose(out, ref, atol=1e-12)
+    assert torch.allclose(out.sum(1), torch.ones(6, dtype=torch.float64))
+
+
+def test_distribution_alignment_identity_and_shift_towards_underpredicted_class():
+    probs = torch.tensor([[0.6, 0.3, 0.1], [0.2, 0.5, 0.3]], dtype=torch.float64)
+    uniform = torch.full((3,), 1 / 3, dtype=torch.float64)
+    assert torch.allclose(distribution_alignment(probs, uniform, uniform), probs)
+    # the model over-predicts class 0: aligned probabilities move mass to the other classes
+    out = distribution_alignment(probs, uniform, torch.tensor([0.6, 0.2, 0.2], dtype=torch.float64))
+    assert (out[:, 0] < probs[:, 0]).all() and (out[:, 1:] > probs[:, 1:]).all()
+    with pytest.raises(ValueError):
+        distribution_alignment(probs, uniform[:2], uniform)
+
