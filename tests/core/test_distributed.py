@@ -74,6 +74,9 @@ def _worker(rank: int, port: int, outdir: str) -> None:
         queue.enqueue(xs[0][sl], LABELS[sl])
         queue.enqueue(xs[1][sl][:2], LABELS[sl][:2])  # 4 + 4 + 2 + 2 = 12 > 6: wraps around
         torch.save({"losses": res, "queue": (queue.keys(), queue.labels(), len(queue))}, f"{outdir}/rank{rank}.pt")
+        # No rank may tear gloo down while the other still has a collective in flight: that aborts the process
+        # ("terminate called without an active exception", seen once under load in CI).
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
