@@ -61,8 +61,9 @@ def sample_permutation(n: int, *, device: torch.device | str | None = None) -> t
     return torch.randperm(n).to(device)
 
 
-def mix(x: torch.Tensor, lam: torch.Tensor, perm: torch.Tensor) -> torch.Tensor:
-    """Return ``lam[i] * x[i] + (1 - lam[i]) * x[perm[i]]`` along the first dimension.
+def mix(x: torch.Tensor, lam: torch.Tensor, perm: torch.Tensor, partners: torch.Tensor | None = None) -> torch.Tensor:
+    """Return ``lam[i] * x[i] + (1 - lam[i]) * partners[perm[i]]`` along the first dimension (``partners``
+    defaults to ``x``: mixing within the batch; another tensor of the same trailing shape mixes across batches).
 
     ``x`` may have any trailing shape (features, tokens x hidden, channels x time, ...); ``lam`` is broadcast over
     it. The input is not modified. Works for inputs and hidden states alike (manifold mixup).
@@ -72,7 +73,7 @@ def mix(x: torch.Tensor, lam: torch.Tensor, perm: torch.Tensor) -> torch.Tensor:
     if perm.shape != lam.shape:
         raise ValueError(f"perm must have shape ({x.shape[0]},), got {tuple(perm.shape)}")
     w = lam.to(device=x.device, dtype=x.dtype).reshape(-1, *([1] * (x.ndim - 1)))
-    return w * x + (1 - w) * x[perm.to(x.device)]
+    return w * x + (1 - w) * (x if partners is None else partners)[perm.to(x.device)]
 
 
 def mixup(

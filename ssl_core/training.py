@@ -13,7 +13,8 @@ DataLoader iterator again, which draws one more random number than an uninterrup
 reproduction (measured: benchmarks/faults.py). The pipelines here train full-batch or with short epochs, so an
 epoch is the natural unit of lost work.
 - :func:`resume_path` returns ``last.ckpt`` if it exists and loads with ``torch.load(weights_only=True)``: a
-  corrupt or crafted checkpoint fails with one clear error and no code in it is run.
+  corrupt or crafted checkpoint fails with one clear error and no code in it is run; given the module's
+  hyperparameters, it drops a checkpoint written with other ones (a rerun after a config change starts over).
 
 Checkpoints are written by Lightning through an fsspec transaction (temporary file, then move), so a SIGKILL during
 a save leaves the previous ``last.ckpt`` intact.
@@ -21,7 +22,9 @@ a save leaves the previous ``last.ckpt`` intact.
 
 from __future__ import annotations
 
+import json
 import pickle
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -110,16 +113,50 @@ def checkpoint_callbacks(ckpt_dir: Path, every_n_epochs: int, monitor_val: bool)
     return last, best
 
 
-def resume_path(ckpt_dir: Path) -> str | None:
-    """``last.ckpt`` to resume from, after checking it loads safely; None if there is none."""
-    last = Path(ckpt_dir) / "last.ckpt"
-    if not last.exists():
-        return None
+def _load_checkpoint(last: Path) -> dict:
+    """``torch.load(weights_only=True)`` of ``last``; one clear error naming the file when it does not load."""
     try:
-        torch.load(last, map_location="cpu", weights_only=True)
+        return torch.load(last, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{last}: not a loadable checkpoint ({first}); delete it to start this run over") from None
+
+
+def _drop_if_stale(last: Path, saved: Any, hparams: dict) -> bool:
+    """Delete ``last`` (with a warning) when its saved hyperparameters differ from ``hparams``."""
+    def canon(d: Any) -> str:
+        return json.dumps(d, sort_keys=True, default=str)
+
+    if saved is None or canon(dict(saved)) == canon(hparams):
+        return False
+    print(f"warning: {last}: written with other hyperparameters; starting this run over", file=sys.stderr)
+    last.unlink()
+    return True
+
+
+def drop_stale_checkpoint(last: Path, hparams: dict) -> bool:
+    """Delete ``last`` when it was written with other hyperparameters than ``hparams`` (the module's
+    ``hparams``), so that a rerun after a config change starts over instead of resuming (or failing to resume) the
+    old model. Returns True when a checkpoint was dropped; a missing or unreadable file is left alone."""
+    if not last.exists():
+        return False
+    try:
+        saved = _load_checkpoint(last).get("hyper_parameters")
+    except InputError:
+        return False
+    return _drop_if_stale(last, saved, hparams)
+
+
+def resume_path(ckpt_dir: Path, hparams: dict | None = None) -> str | None:
+    """``last.ckpt`` to resume from, after checking it loads safely; None if there is none. With ``hparams`` (the
+    module's), a checkpoint written with other hyperparameters is dropped first (see :func:`drop_stale_checkpoint`)
+    and None returned: the run starts over."""
+    last = Path(ckpt_dir) / "last.ckpt"
+    if not last.exists():
+        return None
+    ckpt = _load_checkpoint(last)
+    if hparams is not None and _drop_if_stale(last, ckpt.get("hyper_parameters"), hparams):
+        return None
     return str(last)
 
 

@@ -367,11 +367,7 @@ class SemiSupervised(pl.LightningModule):
         lam_u = _beta_lambda(n, fm["mixup_alpha"])
         perm_u = torch.randint(b, (n,)) if labelled_partners else sample_permutation(n)
         u_weak, u_strong = aug.weak(u), aug.strong(u)
-        if labelled_partners:
-            w = lam_u.to(u.dtype).view(-1, *([1] * (u.dim() - 1)))
-            mixed = w * u_strong + (1 - w) * aug.weak(x)[perm_u]
-        else:
-            mixed = mix(u_strong, lam_u, perm_u)
+        mixed = mix(u_strong, lam_u, perm_u, partners=aug.weak(x) if labelled_partners else None)
         logits_x, logits_w, logits_s = self._student_and_weak(x_in, u_weak, mixed)
         loss_x = soft_target_cross_entropy(logits_x, x_t)
         labels, mask = pseudo_labels(self._aligned_logits(logits_w), fm["threshold"])

@@ -19,8 +19,6 @@ Outputs in ``--out``: ``result.json`` (test and validation error, split sizes, m
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import time
 from pathlib import Path
 
@@ -43,25 +41,6 @@ def run_hparams(section: dict, dataset: str) -> dict:
     """The ``audio.ssl`` section with the data set's overrides merged in."""
     return deep_merge({k: v for k, v in section.items() if k != "dataset_overrides"},
                       section.get("dataset_overrides", {}).get(dataset, {}))
-
-
-def drop_stale_checkpoint(last: Path, hparams: dict) -> bool:
-    """Delete ``last`` when it was written with other hyperparameters (method, ``audio.ssl`` section, shapes) than
-    this run's, so that a rerun after a config change starts over instead of resuming (or failing to resume) the
-    old model. Returns True when a checkpoint was dropped. An unreadable file is left to ``resume_path``'s error."""
-    if not last.exists():
-        return False
-    try:
-        saved = torch.load(last, map_location="cpu", weights_only=True).get("hyper_parameters")
-    except Exception:  # noqa: BLE001 - reported by resume_path with the file name
-        return False
-    def canon(d):
-        return json.dumps(d, sort_keys=True, default=str)
-    if saved is None or canon(dict(saved)) == canon(hparams):
-        return False
-    print(f"warning: {last}: written with other hyperparameters; starting this run over", file=sys.stderr)
-    last.unlink()
-    return True
 
 
 def train_run(features: Path, dataset: str, method: str, fold: int, seed: int, hp: dict, out: Path, *,
@@ -99,10 +78,9 @@ def train_run(features: Path, dataset: str, method: str, fold: int, seed: int, h
     trainer = pl.Trainer(max_epochs=epochs, accelerator="cpu", devices=1, logger=False, callbacks=callbacks,
                          enable_progress_bar=progress, enable_model_summary=False, num_sanity_val_steps=0,
                          check_val_every_n_epoch=1, enable_checkpointing=True, deterministic=False)
-    drop_stale_checkpoint(ckpt_dir / "last.ckpt", dict(module.hparams))
     start = time.perf_counter()
     trainer.fit(module, DataLoader(StepLoader(every), batch_size=None), val_loader,
-                ckpt_path=resume_path(ckpt_dir))
+                ckpt_path=resume_path(ckpt_dir, dict(module.hparams)))
     wall = time.perf_counter() - start
     pred = module.predict_labels(x[parts["test"]])
     test_error = float((pred != y[parts["test"]]).float().mean())

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import itertools
 import json
 import os
 import shutil
@@ -85,12 +84,8 @@ def build_tokenizer(kind: str, vocab_size: int, k: int, corpus: list[str], canon
         tok.train_from_iterator(corpus, trainer)
     else:
         vocab = {s: i for i, s in enumerate(SPECIALS)}
-        if canonical:
-            for w in kmer_table(k, True)[0]:
-                vocab[w] = len(vocab)
-        else:
-            for kmer in itertools.product("ACGT", repeat=k):
-                vocab["".join(kmer)] = len(vocab)
+        for w in kmer_table(k, canonical)[0]:
+            vocab[w] = len(vocab)
         tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
         tok.pre_tokenizer = pre_tokenizers.Split(Regex(f".{{1,{k}}}"), behavior="isolated")
     if tok.token_to_id("[PAD]") != PAD_ID:

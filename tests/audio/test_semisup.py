@@ -12,9 +12,10 @@ import torch
 from domains.audio.prepare import prepare, write_npz
 from domains.audio.semisup import METHODS, Augment, SemiSupervised, SSLData, load_ssl_data, split_run
 from domains.audio.ssl_evaluate import summarise
-from domains.audio.ssl_train import drop_stale_checkpoint, run_hparams, train_run
+from domains.audio.ssl_train import run_hparams, train_run
 from ssl_core.config import DEFAULT_CONFIG, deep_merge, load_config
 from ssl_core.errors import InputError
+from ssl_core.training import drop_stale_checkpoint
 from tests.audio.conftest import esc_subset, fsdd_subset
 
 TINY = {"model": {"channels": [4, 8]}, "train": {"steps": 4, "batch_size": 4, "unlabeled_batch": 8, "eval_every": 2},
