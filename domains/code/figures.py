@@ -18,15 +18,33 @@ import pandas as pd
 from ssl_core.errors import report_input_errors
 from ssl_core.plotting import PALETTE, apply_style, save_figure
 
-__all__ = ["mrr_figure", "curves_figure", "main"]
+__all__ = ["training_steps", "method_label", "mrr_figure", "curves_figure", "main"]
 
 LABELS = {"bm25": "BM25", "bm25_split": "BM25 (identifiers split)", "untrained": "encoder, untrained",
           "cocosoda": "CoCoSoDa", "no_sda": "w/o soft augmentation", "no_queue": "w/o momentum queue",
           "no_intra": "w/o intra-modal loss", "hybrid_rrf": "RRF(BM25 split, CoCoSoDa)"}
 
 
-def mrr_figure(metrics: list[Path], dest: Path) -> None:
-    """Grouped bars: one group per benchmark, one bar per method."""
+def training_steps(histories: list[Path]) -> dict[str, int]:
+    """Optimizer steps of each training run (``run.json`` beside its history), keyed by variant name."""
+    steps = {}
+    for path in histories:
+        run = path.parent / "run.json"
+        if run.is_file():
+            info = json.loads(run.read_text())
+            steps[path.parent.name] = int(info["epochs"]) * int(info["steps_per_epoch"])
+    return steps
+
+
+def method_label(method: str, steps: dict[str, int]) -> str:
+    """Legend text of a method; trained runs carry their step count (the ablations train fewer steps)."""
+    label = LABELS.get(method, method)
+    return f"{label} ({steps[method]:,} steps)" if method in steps else label
+
+
+def mrr_figure(metrics: list[Path], dest: Path, steps: dict[str, int] | None = None) -> None:
+    """Grouped bars: one group per benchmark, one bar per method (trained ones labelled with their steps)."""
+    steps = steps or {}
     data = [json.loads(p.read_text()) for p in metrics]
     methods = list(dict.fromkeys(m for d in data for m in d["rows"]))
     fig, ax = plt.subplots(figsize=(1.6 + 1.9 * len(data), 3.8))
@@ -34,7 +52,7 @@ def mrr_figure(metrics: list[Path], dest: Path) -> None:
     x = np.arange(len(data))
     for j, method in enumerate(methods):
         vals = [d["rows"].get(method, {}).get("mrr", np.nan) for d in data]
-        bars = ax.bar(x + (j - (len(methods) - 1) / 2) * width, vals, width, label=LABELS.get(method, method),
+        bars = ax.bar(x + (j - (len(methods) - 1) / 2) * width, vals, width, label=method_label(method, steps),
                       color=PALETTE[j % len(PALETTE)])
         ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=1)
     ax.set_xticks(x, [f"{d['benchmark']}\n({d['n_queries']} q x {d['n_candidates']} cand.)" for d in data])
@@ -70,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--curves", required=True, type=Path)
     args = p.parse_args(argv)
     apply_style()
-    mrr_figure(args.metrics, args.mrr)
+    mrr_figure(args.metrics, args.mrr, training_steps(args.histories))
     curves_figure(args.histories, args.curves)
 
 
