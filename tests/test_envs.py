@@ -110,7 +110,8 @@ def test_each_rule_env_provides_what_its_stage_imports():
 
 def test_code_corpus_packages_are_pinned_in_the_code_env():
     """The default code-search corpus is the source of these packages: an unpinned one would change the corpus."""
-    canon = lambda n: re.sub(r"[-_.]+", "-", n).lower()  # noqa: E731
+    from packaging.utils import canonicalize_name as canon
+
     packages = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["code"]["corpus"]["packages"]
     spec = yaml.safe_load((REPO / "envs" / "code.yaml").read_text())
     pinned = {canon(req.split("==")[0]) for d in spec["dependencies"] if isinstance(d, dict) for req in d["pip"]}

@@ -153,6 +153,7 @@ rule code_figures:
     input:
         metrics=expand("results/code/{benchmark}/metrics.json", benchmark=CODE_BENCHMARKS),
         histories=expand("results/code/train/{variant}/history.csv", variant=CODE_VARIANTS),
+        runs=expand("results/code/train/{variant}/run.json", variant=CODE_VARIANTS),
     output:
         mrr=report(CODE_FIGURES[0], caption="../report/code_mrr.rst", category="Code search (CoCoSoDa)"),
         curves=report(CODE_FIGURES[1], caption="../report/code_curves.rst", category="Code search (CoCoSoDa)"),
@@ -166,4 +167,4 @@ rule code_figures:
         runtime=10,
     shell:
         "python -m domains.code.figures --metrics {input.metrics:q} --histories {input.histories:q}"
-        " --mrr {output.mrr:q} --curves {output.curves:q} > {log:q} 2>&1"
+        " --runs {input.runs:q} --mrr {output.mrr:q} --curves {output.curves:q} > {log:q} 2>&1"

@@ -1,8 +1,8 @@
 """Figures: MRR of every method on every benchmark, and the training curves (loss, validation MRR) of each run.
 
     python -m domains.code.figures --metrics results/code/*/metrics.json \
-        --histories results/code/train/*/history.csv --mrr results/code/figures/mrr.png \
-        --curves results/code/figures/training_curves.png
+        --histories results/code/train/*/history.csv --runs results/code/train/*/run.json \
+        --mrr results/code/figures/mrr.png --curves results/code/figures/training_curves.png
 """
 
 from __future__ import annotations
@@ -25,15 +25,10 @@ LABELS = {"bm25": "BM25", "bm25_split": "BM25 (identifiers split)", "untrained":
           "no_intra": "w/o intra-modal loss", "hybrid_rrf": "RRF(BM25 split, CoCoSoDa)"}
 
 
-def training_steps(histories: list[Path]) -> dict[str, int]:
-    """Optimizer steps of each training run (``run.json`` beside its history), keyed by variant name."""
-    steps = {}
-    for path in histories:
-        run = path.parent / "run.json"
-        if run.is_file():
-            info = json.loads(run.read_text())
-            steps[path.parent.name] = int(info["epochs"]) * int(info["steps_per_epoch"])
-    return steps
+def training_steps(runs: list[Path]) -> dict[str, int]:
+    """Optimizer steps of each training run, from its ``run.json``, keyed by variant name."""
+    infos = [json.loads(path.read_text()) for path in runs]
+    return {info["variant"]: int(info["epochs"]) * int(info["steps_per_epoch"]) for info in infos}
 
 
 def method_label(method: str, steps: dict[str, int]) -> str:
@@ -84,11 +79,12 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m domains.code.figures", description=__doc__.split("\n\n")[0])
     p.add_argument("--metrics", nargs="+", required=True, type=Path)
     p.add_argument("--histories", nargs="*", default=[], type=Path)
+    p.add_argument("--runs", nargs="*", default=[], type=Path, help="run.json of each training run (legend step counts)")
     p.add_argument("--mrr", required=True, type=Path)
     p.add_argument("--curves", required=True, type=Path)
     args = p.parse_args(argv)
     apply_style()
-    mrr_figure(args.metrics, args.mrr, training_steps(args.histories))
+    mrr_figure(args.metrics, args.mrr, training_steps(args.runs))
     curves_figure(args.histories, args.curves)
 
 

@@ -8,15 +8,11 @@ from domains.code.figures import method_label, mrr_figure, training_steps
 
 
 def test_training_steps_and_labels_come_from_run_json(tmp_path):
-    histories = []
-    for name, epochs in (("cocosoda", 15), ("no_sda", 2), ("other", 3)):
-        run_dir = tmp_path / name
-        run_dir.mkdir()
-        (run_dir / "history.csv").write_text("epoch,loss\n0,1.0\n")
-        if name != "other":
-            (run_dir / "run.json").write_text(json.dumps({"epochs": epochs, "steps_per_epoch": 400}))
-        histories.append(run_dir / "history.csv")
-    steps = training_steps(histories)
+    runs = []
+    for name, epochs in (("cocosoda", 15), ("no_sda", 2)):
+        runs.append(tmp_path / f"{name}.json")
+        runs[-1].write_text(json.dumps({"variant": name, "epochs": epochs, "steps_per_epoch": 400}))
+    steps = training_steps(runs)
     assert steps == {"cocosoda": 6000, "no_sda": 800}
     assert method_label("cocosoda", steps) == "CoCoSoDa (6,000 steps)"
     assert method_label("no_sda", steps) == "w/o soft augmentation (800 steps)"
