@@ -21,7 +21,7 @@ rule audio_ssl_train:
         out="results/audio/ssl/{ssl_dataset}/{ssl_method}/fold{fold}_seed{seed}",
     wildcard_constraints:
         ssl_dataset="esc10|fsdd",
-        ssl_method="supervised_10|supervised_100|mixmatch|fixmatch|fixmatch_mixup",
+        ssl_method="supervised_10|supervised_100|imix_finetune|mixmatch|fixmatch|fixmatch_mixup",
         fold="[0-5]",
     log:
         "logs/audio/ssl/{ssl_dataset}_{ssl_method}_fold{fold}_seed{seed}.log",

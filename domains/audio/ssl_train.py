@@ -8,7 +8,8 @@ One run = one data set, method, test fold (ESC-10: 1-5; FSDD: 0, the upstream sp
 initialisation, augmentation). Splits: :func:`domains.audio.semisup.split_run` (test fold held out; a stratified
 validation share of the training clips never trained on; 10 % of each class's remaining clips labelled). Features
 are normalised per mel band with the mean and standard deviation of the training clips (labelled and unlabelled;
-never validation or test). The reported model is the **last step** (no selection; with ``train.ema_decay > 0``
+never validation or test). Methods that use the unlabelled clips first pretrain the CNN trunk with i-Mix
+(``pretrain`` section, :func:`domains.audio.semisup.pretrain_imix`). The reported model is the **last step** (no selection; with ``train.ema_decay > 0``
 the EMA of the weights at the last step; with ``train.precise_bn`` its BN statistics recomputed on the clean
 training clips); the validation error per ``eval_every`` steps is in ``history.csv``.
 
@@ -34,7 +35,8 @@ from ssl_core.errors import report_input_errors
 from ssl_core.runtime import set_threads
 from ssl_core.training import CheckpointOnInterrupt, History, RNGState, checkpoint_callbacks, resume_path
 
-from domains.audio.semisup import METHODS, SSL_DATASETS, SemiSupervised, StepLoader, load_ssl_data, split_run
+from domains.audio.semisup import (METHODS, PRETRAINED_METHODS, SSL_DATASETS, Augment, SemiSupervised, StepLoader,
+                                   load_ssl_data, pretrain_imix, split_run)
 
 
 def run_hparams(section: dict, dataset: str) -> dict:
@@ -75,12 +77,21 @@ def train_run(features: Path, dataset: str, method: str, fold: int, seed: int, h
     callbacks: list[pl.Callback] = [RNGState(), history, last, CheckpointOnInterrupt(ckpt_dir / "last.ckpt")]
     if progress:
         callbacks.append(TQDMProgressBar(refresh_rate=max(1, every // 4)))
+    resume = resume_path(ckpt_dir, dict(module.hparams))
+    pretrain = hp.get("pretrain", {"steps": 0})
+    pretrain_losses: list[float] = []
+    pretrain_wall = 0.0
+    if method in PRETRAINED_METHODS and pretrain["steps"] > 0 and resume is None:  # a resumed run has its weights
+        t0 = time.perf_counter()
+        pretrain_losses = pretrain_imix(module.model, torch.cat([x[parts["labelled"]], x[parts["unlabelled"]]]),
+                                        Augment(hp["augment"], module.gain_scale), pretrain, progress=progress)
+        pretrain_wall = time.perf_counter() - t0
     trainer = pl.Trainer(max_epochs=epochs, accelerator="cpu", devices=1, logger=False, callbacks=callbacks,
                          enable_progress_bar=progress, enable_model_summary=False, num_sanity_val_steps=0,
                          check_val_every_n_epoch=1, enable_checkpointing=True, deterministic=False)
     start = time.perf_counter()
     trainer.fit(module, DataLoader(StepLoader(every), batch_size=None), val_loader,
-                ckpt_path=resume_path(ckpt_dir, dict(module.hparams)))
+                ckpt_path=resume)
     wall = time.perf_counter() - start
     pred = module.predict_labels(x[parts["test"]])
     test_error = float((pred != y[parts["test"]]).float().mean())
@@ -96,6 +107,8 @@ def train_run(features: Path, dataset: str, method: str, fold: int, seed: int, h
         "n_val": int(len(parts["val"])), "n_test": int(len(parts["test"])), "n_classes": len(data.classes),
         "steps": epochs * every, "step_time_s": float(np.mean(times)) if times else None,
         "train_wall_s": wall, "input_shape": list(x.shape[1:]),
+        "pretrain_steps": len(pretrain_losses), "pretrain_wall_s": pretrain_wall,
+        "pretrain_loss_first_last": [pretrain_losses[0], pretrain_losses[-1]] if pretrain_losses else None,
         "n_parameters": int(sum(p.numel() for p in module.model.parameters())),
     }
     write_json(out / "result.json", result)

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from domains.audio.prepare import prepare, write_npz
-from domains.audio.semisup import METHODS, Augment, SemiSupervised, SSLData, load_ssl_data, split_run
+from domains.audio.semisup import (METHODS, PRETRAINED_METHODS, Augment, SemiSupervised, SmallCNN, SSLData,
+                                   load_ssl_data, pretrain_imix, split_run)
 from domains.audio.ssl_evaluate import summarise
 from domains.audio.ssl_train import run_hparams, train_run
 from ssl_core.config import DEFAULT_CONFIG, deep_merge, load_config
@@ -19,7 +20,7 @@ from ssl_core.training import drop_stale_checkpoint
 from tests.audio.conftest import esc_subset, fsdd_subset
 
 TINY = {"model": {"channels": [4, 8]}, "train": {"steps": 4, "batch_size": 4, "unlabeled_batch": 8, "eval_every": 2},
-        "mixmatch": {"rampup_steps": 2}}
+        "mixmatch": {"rampup_steps": 2}, "pretrain": {"steps": 2, "batch_size": 4}}
 
 
 def tiny_hp(dataset: str = "fsdd") -> dict:
@@ -95,6 +96,35 @@ def test_one_training_step_of_every_method(method):
     assert len(module.step_times) == 1
 
 
+def test_pretrain_imix_trains_the_trunk_only_and_lowers_its_loss():
+    torch.manual_seed(0)
+    model = SmallCNN(3, [4, 8], dropout=0.0)
+    head = [p.detach().clone() for p in model.head.parameters()]
+    trunk = [p.detach().clone() for p in model.features.parameters()]
+    clips = torch.randn(16, 8, 16) * 2
+    aug = Augment({"shift": 0.0, "gain_db": 0.0, "time_mask": 2, "freq_mask": 1, "n_masks": 1, "noise": 0.1},
+                  torch.ones(8))
+    cfg = {"steps": 60, "batch_size": 16, "lr": 0.01, "temperature": 0.2, "mixup_alpha": 1.0, "proj_dim": 8}
+    losses = pretrain_imix(model, clips, aug, cfg)
+    assert len(losses) == 60 and all(np.isfinite(losses))
+    assert np.mean(losses[-10:]) < 0.8 * np.mean(losses[:10])  # instance discrimination is learnt
+    assert all(torch.equal(a, b) for a, b in zip(head, model.head.parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(trunk, model.features.parameters()))
+
+
+@pytest.mark.parametrize("bn_batches", ["separate", "joint"])
+def test_bn_batches_separate_normalises_the_labelled_rows_on_their_own(bn_batches):
+    torch.manual_seed(0)
+    hp = deep_merge(tiny_hp(), {"model": {"dropout": 0.0}, "train": {"bn_batches": bn_batches}})
+    module = SemiSupervised("fixmatch", hp, n_classes=3, n_mels=8)
+    module.train()
+    x, u = torch.randn(6, 8, 16), torch.randn(10, 8, 16)
+    logits_x, logits_w, logits_s = module._student_and_weak(x, u, u * 3 + 1)
+    alone = module(x)
+    assert logits_x.shape == (6, 3) and logits_w.shape == logits_s.shape == (10, 3) and not logits_w.requires_grad
+    assert torch.allclose(logits_x, alone, atol=1e-5) == (bn_batches == "separate")
+
+
 @pytest.fixture(scope="module")
 def fsdd_features(tmp_path_factory, audio_mirror):
     d = tmp_path_factory.mktemp("fsdd")
@@ -104,17 +134,19 @@ def fsdd_features(tmp_path_factory, audio_mirror):
     return out
 
 
-@pytest.mark.parametrize("method", ["supervised_10", "mixmatch", "fixmatch_mixup"])
+@pytest.mark.parametrize("method", ["supervised_10", "imix_finetune", "mixmatch", "fixmatch_mixup"])
 def test_tiny_real_run_writes_result_and_resumes(tmp_path, fsdd_features, method):
     hp = tiny_hp()
     r = train_run(fsdd_features, "fsdd", method, 0, 0, hp, tmp_path / "run", progress=False)
     assert 0 <= r["test_error"] <= 1 and r["steps"] == 4 and r["n_test"] == 40
+    assert r["pretrain_steps"] == (2 if method in PRETRAINED_METHODS else 0)  # supervised baselines: no pretraining
     assert json.loads((tmp_path / "run" / "result.json").read_text())["test_error"] == r["test_error"]
     assert (tmp_path / "run" / "checkpoints" / "last.ckpt").is_file()
     history = (tmp_path / "run" / "history.csv").read_text().splitlines()
     assert history[0].startswith("epoch") and len(history) == 3
     again = train_run(fsdd_features, "fsdd", method, 0, 0, hp, tmp_path / "run", progress=False)
     assert again["test_error"] == r["test_error"]  # resumed from the finished checkpoint: same model
+    assert again["pretrain_steps"] == 0  # the checkpoint holds the pretrained weights: not pretrained again
     ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
     same = SemiSupervised(method, hp, r["n_classes"], r["input_shape"][0])
     assert not drop_stale_checkpoint(ckpt, dict(same.hparams)) and ckpt.is_file()  # same config: resumed
