@@ -35,8 +35,8 @@ from ssl_core.errors import report_input_errors
 from ssl_core.runtime import set_threads
 from ssl_core.training import CheckpointOnInterrupt, History, RNGState, checkpoint_callbacks, resume_path
 
-from domains.audio.semisup import (METHODS, PRETRAINED_METHODS, SSL_DATASETS, Augment, SemiSupervised, StepLoader,
-                                   load_ssl_data, pretrain_imix, split_run)
+from domains.audio.semisup import (METHODS, PRETRAINED_METHODS, SSL_DATASETS, Augment, SemiSupervised, SSLData,
+                                   StepLoader, load_ssl_data, pretrain_imix, split_run)
 
 
 def run_hparams(section: dict, dataset: str) -> dict:
@@ -46,11 +46,15 @@ def run_hparams(section: dict, dataset: str) -> dict:
 
 
 def train_run(features: Path, dataset: str, method: str, fold: int, seed: int, hp: dict, out: Path, *,
-              threads: int | None = 1, progress: bool = True) -> dict:
-    """Train and test one run; write the outputs in the module docstring; return ``result.json``'s content."""
+              threads: int | None = 1, progress: bool = True, data: SSLData | None = None) -> dict:
+    """Train and test one run; write the outputs in the module docstring; return ``result.json``'s content.
+
+    ``data``: clips to use instead of ``dataset``'s clips in ``features`` (split by ``dataset``'s protocol), e.g. the
+    held-out ESC-50 class groups of :mod:`domains.audio.ssl_dev`."""
     set_threads(threads)
     pl.seed_everything(seed, workers=True, verbose=False)
-    data = load_ssl_data(features, dataset, hp[dataset]["time_pool"])
+    if data is None:
+        data = load_ssl_data(features, dataset, hp[dataset]["time_pool"])
     parts = split_run(data, dataset, fold, seed, hp["label_fraction"], hp["val_fraction"])
     if method == "supervised_100":
         parts["labelled"] = np.sort(np.concatenate([parts["labelled"], parts["unlabelled"]]))

@@ -1,0 +1,130 @@
+"""Tune part B without touching ESC-10: the ESC-10 protocol on groups of ESC-50 classes outside ESC-10.
+
+    python -m domains.audio.ssl_dev --features results/audio/features/esc50.npz \
+        --methods supervised_10,fixmatch_mixup --groups 0,1,2,3 --folds 1,2,3,4,5 --seeds 0 \
+        [--override '{"pretrain": {"steps": 0}}'] [--config config/config.yaml] --out dev.jsonl
+
+Why: ESC-10 has 30 validation clips per fold, so its validation error cannot resolve differences below about
+3 points, and its test folds must stay unseen while settings are chosen. The 40 ESC-50 classes that are not in
+ESC-10 (disjoint classes, disjoint clips) make 4 groups of 10 classes (a fixed seeded draw); each group is run with
+the ESC-10 protocol (test fold held out, 10 % validation, 10 % of the rest labelled: 30 labelled / 260 unlabelled /
+80 test clips), so one setting gives 20 runs and 1,600 test predictions per seed. Each line of ``--out`` is one run
+(setting name, method, group, fold, seed, test and validation error); the printed table compares every method with
+``supervised_10`` on the same group, fold and seed (mean difference and its standard error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ssl_core.config import DEFAULT_CONFIG, deep_merge, load_config, parse_json_override, validate_config
+from ssl_core.errors import InputError, report_input_errors
+
+from domains.audio.semisup import METHODS, SSLData
+from domains.audio.ssl_train import run_hparams, train_run
+
+__all__ = ["heldout_class_groups", "paired_differences"]
+
+
+def heldout_class_groups(features: Path, time_pool: int, n_groups: int = 4, seed: int = 123) -> list[SSLData]:
+    """The ESC-50 classes outside ESC-10 in ``n_groups`` groups of equal size (seeded draw), as ESC-10-like data
+    sets: targets renumbered 0..9 within a group, ``group`` = ESC-50 fold, frames average-pooled by ``time_pool``."""
+    try:
+        d = np.load(features)
+        labels, esc10, fold, mels = d["labels"], d["esc10"].astype(bool), d["fold"], d["mels"]
+        classes, filenames = d["classes"], d["filenames"]
+    except (OSError, KeyError, ValueError) as exc:
+        raise InputError(f"{features}: not an ESC-50 features file written by domains.audio.prepare ({exc})") from None
+    others = np.array(sorted(set(labels[~esc10].tolist()) - set(labels[esc10].tolist())))
+    if len(others) < n_groups:
+        raise InputError(f"{features}: {len(others)} classes outside ESC-10, fewer than {n_groups} groups")
+    drawn = np.random.default_rng(seed).permutation(others)
+    size = len(others) // n_groups
+    groups = []
+    for g in range(n_groups):
+        members = np.sort(drawn[g * size:(g + 1) * size])
+        keep = np.isin(labels, members)
+        x = mels[keep].astype(np.float32)
+        if time_pool > 1:
+            frames = x.shape[2] // time_pool * time_pool
+            x = x[:, :, :frames].reshape(x.shape[0], x.shape[1], -1, time_pool).mean(axis=3)
+        groups.append(SSLData(x=x, y=np.searchsorted(members, labels[keep]).astype(np.int64),
+                              group=fold[keep].astype(np.int64), classes=[str(classes[c]) for c in members],
+                              filenames=filenames[keep]))
+    return groups
+
+
+def paired_differences(runs: list[dict], reference: str = "supervised_10") -> dict[str, dict[str, float]]:
+    """Per method: mean test error, and its mean difference to ``reference`` on the same (group, fold, seed) with
+    the standard error of that mean (NaN with fewer than two pairs)."""
+    ref = {(r["group"], r["fold"], r["seed"]): r["test_error"] for r in runs if r["method"] == reference}
+    out = {}
+    for method in dict.fromkeys(r["method"] for r in runs):
+        errs = [r["test_error"] for r in runs if r["method"] == method]
+        diffs = [r["test_error"] - ref[k] for r in runs if r["method"] == method
+                 and (k := (r["group"], r["fold"], r["seed"])) in ref]
+        se = float(np.std(diffs, ddof=1) / np.sqrt(len(diffs))) if len(diffs) > 1 else float("nan")
+        out[method] = {"n": len(errs), "test_error": float(np.mean(errs)),
+                       "diff": float(np.mean(diffs)) if diffs else float("nan"), "diff_se": se, "n_pairs": len(diffs)}
+    return out
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",")]
+    except ValueError:
+        raise InputError(f"expected comma-separated integers, got {text!r}") from None
+
+
+@report_input_errors
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m domains.audio.ssl_dev", description=__doc__.split("\n\n")[0])
+    p.add_argument("--features", required=True, type=Path, help="ESC-50 features .npz (domains.audio.prepare)")
+    p.add_argument("--methods", default="supervised_10,fixmatch_mixup", help="comma-separated methods")
+    p.add_argument("--groups", default="0,1,2,3", help="class groups (0-3)")
+    p.add_argument("--folds", default="1,2,3,4,5")
+    p.add_argument("--seeds", default="0")
+    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="config whose audio.ssl section is used")
+    p.add_argument("--override", default="{}", help="JSON merged over the audio.ssl section (esc10 overrides applied)")
+    p.add_argument("--name", default="default", help="setting name written with every run")
+    p.add_argument("--out", required=True, type=Path, help="JSON lines file the runs are appended to")
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args(argv)
+    config = load_config([args.config])
+    override = parse_json_override(args.override, "--override")
+    section = deep_merge(config["audio"]["ssl"], override)
+    validate_config({**config, "audio": {**config["audio"], "ssl": section}})
+    hp = run_hparams(section, "esc10")
+    methods = args.methods.split(",")
+    if unknown := [m for m in methods if m not in METHODS]:
+        raise InputError(f"--methods: unknown {', '.join(unknown)} (known: {', '.join(METHODS)})")
+    groups = heldout_class_groups(args.features, hp["esc10"]["time_pool"])
+    runs = []
+    for g in _ints(args.groups):
+        if g not in range(len(groups)):
+            raise InputError(f"--groups: {g} is not a group (0-{len(groups) - 1})")
+        for method in methods:
+            for fold in _ints(args.folds):
+                for seed in _ints(args.seeds):
+                    with tempfile.TemporaryDirectory() as tmp:
+                        r = train_run(args.features, "esc10", method, fold, seed, hp, Path(tmp), threads=args.threads,
+                                      progress=False, data=groups[g])
+                    run = {"name": args.name, "method": method, "group": g, "fold": fold, "seed": seed,
+                           "test_error": r["test_error"], "val_error": r["val_error"], "override": override}
+                    runs.append(run)
+                    with open(args.out, "a") as fh:
+                        fh.write(json.dumps(run) + "\n")
+                    print(f"{args.name} {method} group {g} fold {fold} seed {seed}: test error {r['test_error']:.4f}",
+                          flush=True)
+    print("| method | runs | test error | minus supervised_10 (paired) |\n|---|---|---|---|")
+    for method, s in paired_differences(runs).items():
+        print(f"| {method} | {s['n']} | {s['test_error']:.4f} | {s['diff']:+.4f} +- {s['diff_se']:.4f} |")
+
+
+if __name__ == "__main__":
+    main()
