@@ -6,7 +6,10 @@ pooled frames; FSDD: 32 mels x 63 frames), one torch thread, CPU.
 A step = one labelled batch (``audio.ssl.train.batch_size``) and, for the SSL methods, one unlabelled batch
 (``unlabeled_batch``): MixMatch runs K label-guess forwards plus one forward/backward of the mixed batch; FixMatch
 one forward/backward of labelled + weak + strong views (with ``train.ema_teacher``: labelled + strong, and a
-no-gradient forward of the weak views through the EMA model); every step ends with the EMA update. Wall and CPU (process) time per step are reported; the
+no-gradient forward of the weak views through the EMA model, with ``train.bn_batches: separate`` three forward
+passes); every step ends with the EMA update. The ``i-Mix pretrain`` row times one step of
+:func:`domains.audio.semisup.pretrain_imix` (``audio.ssl.pretrain.batch_size`` clips, two strong views), run
+``pretrain.steps`` times before each method that uses unlabelled clips. Wall and CPU (process) time per step are reported; the
 machine is shared, so CPU time is the fair comparison. Also printed: the estimated wall time of the default
 configuration's SSL part (steps x step time x runs), single job.
 """
@@ -24,7 +27,7 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 
-from domains.audio.semisup import METHODS, SemiSupervised  # noqa: E402
+from domains.audio.semisup import METHODS, PRETRAINED_METHODS, Augment, SmallCNN, SemiSupervised, pretrain_imix  # noqa: E402
 from domains.audio.ssl_train import run_hparams  # noqa: E402
 from ssl_core.config import DEFAULT_CONFIG, load_config  # noqa: E402
 from ssl_core.runtime import set_threads  # noqa: E402
@@ -66,6 +69,20 @@ def main() -> None:
             est = wall * hp["train"]["steps"] * runs / 60
             total += est
             print(f"{ds:8} {method:15} {1000 * wall:12.1f} {1000 * cpu:11.1f} {runs:5d} {est:8.1f}")
+        pt = hp["pretrain"]
+        if pt["steps"] > 0:
+            torch.manual_seed(0)
+            model = SmallCNN(n_classes, hp["model"]["channels"], hp["model"]["dropout"])
+            clips, aug = torch.randn(n_lab + n_unl, mels, frames), Augment(hp["augment"], torch.ones(mels))
+            pretrain_imix(model, clips, aug, {**pt, "steps": args.warmup})
+            w, c = time.perf_counter(), time.process_time()
+            pretrain_imix(model, clips, aug, {**pt, "steps": args.steps})
+            wall = (time.perf_counter() - w) / args.steps
+            cpu = (time.process_time() - c) / args.steps
+            n_pre = runs * sum(m in PRETRAINED_METHODS for m in section["methods"])
+            est = wall * pt["steps"] * n_pre / 60
+            total += est
+            print(f"{ds:8} {'i-Mix pretrain':15} {1000 * wall:12.1f} {1000 * cpu:11.1f} {n_pre:5d} {est:8.1f}")
     print(f"estimated SSL training, one job at a time: {total:.1f} min (plus ~5 s start-up per run)")
 
 

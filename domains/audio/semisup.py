@@ -238,7 +238,7 @@ def pretrain_imix(model: SmallCNN, clips: torch.Tensor, augment: Augment, cfg: d
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
     model.train(was_training)
     return losses
 
