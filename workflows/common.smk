@@ -158,13 +158,17 @@ def audio_ssl_features(wildcards):
 
 
 def audio_ssl_runs(wildcards):
-    """result.json of every configured method, test fold and seed of one SSL data set."""
+    """result.json of every configured method, test fold and seed of one SSL data set (imix_finetune only where the
+    data set's pretrain.steps > 0)."""
     ssl = config["audio"]["ssl"]
     runs = ssl[wildcards.ssl_dataset]
+    merged = deep_merge(ssl, ssl.get("dataset_overrides", {}).get(wildcards.ssl_dataset, {}))
+    # imix_finetune is pretraining + supervised_10: without pretraining steps it would repeat supervised_10
+    methods = [m for m in ssl["methods"] if m != "imix_finetune" or merged["pretrain"]["steps"] > 0]
     return expand(
         "results/audio/ssl/{ssl_dataset}/{ssl_method}/fold{fold}_seed{seed}/result.json",
         ssl_dataset=wildcards.ssl_dataset,
-        ssl_method=ssl["methods"],
+        ssl_method=methods,
         fold=runs["folds"],
         seed=runs["seeds"],
     )

@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from ssl_core.atomic import atomic_path, write_json
 from ssl_core.config import deep_merge, parse_json_override
-from ssl_core.errors import report_input_errors
+from ssl_core.errors import InputError, report_input_errors
 from ssl_core.runtime import set_threads
 from ssl_core.training import CheckpointOnInterrupt, History, RNGState, checkpoint_callbacks, resume_path
 
@@ -81,8 +81,11 @@ def train_run(features: Path, dataset: str, method: str, fold: int, seed: int, h
     callbacks: list[pl.Callback] = [RNGState(), history, last, CheckpointOnInterrupt(ckpt_dir / "last.ckpt")]
     if progress:
         callbacks.append(TQDMProgressBar(refresh_rate=max(1, every // 4)))
-    resume = resume_path(ckpt_dir, dict(module.hparams))
     pretrain = hp.get("pretrain", {"steps": 0})
+    if method == "imix_finetune" and pretrain["steps"] <= 0:
+        raise InputError(f"method imix_finetune needs audio.ssl.pretrain.steps > 0 for {dataset} (it is supervised_10 "
+                         "after i-Mix pretraining)")
+    resume = resume_path(ckpt_dir, dict(module.hparams))
     pretrain_losses: list[float] = []
     pretrain_wall = 0.0
     if method in PRETRAINED_METHODS and pretrain["steps"] > 0 and resume is None:  # a resumed run has its weights

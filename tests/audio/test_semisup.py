@@ -283,3 +283,10 @@ def test_fixmatch_mixup_with_labelled_partners_trains_on_their_true_labels():
     x, y = module.x_lab[:4], module.y_lab[:4]
     module._fixmatch_mixup(Augment(hp["augment"], module.gain_scale), x, torch.eye(3)[y], module.x_unl[:8], logs)
     assert logs["mask_rate"].item() == 0.0 and logs["loss_u"].item() > 0
+
+
+def test_imix_finetune_without_pretraining_is_an_error(tmp_path, fsdd_features):
+    hp = deep_merge(tiny_hp(), {"pretrain": {"steps": 0}})
+    with pytest.raises(InputError, match="imix_finetune needs audio.ssl.pretrain.steps"):
+        train_run(fsdd_features, "fsdd", "imix_finetune", 0, 0, hp, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run" / "result.json").exists()
