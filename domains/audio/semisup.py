@@ -215,9 +215,10 @@ def pretrain_imix(model: SmallCNN, clips: torch.Tensor, augment: Augment, cfg: d
     throw-away two-layer projection head with :func:`ssl_core.losses.i_mix_loss` (the mixed view's target is
     ``lambda`` on its own second view and ``1 - lambda`` on its partner's). Adam with ``lr`` and weight decay 1e-4,
     ``steps`` steps. The classifier head is not touched. Why: with 3 labelled clips per class (ESC-10) the trunk
-    learnt from the labels alone generalises poorly, and FixMatch's pseudo-labels only confirm what it already
-    gets right; a trunk first trained on every training clip without labels gives both the labelled loss and the
-    pseudo-labels a better start (measured on held-out ESC-50 classes, domains/audio/README.md).
+    learnt from the labels alone generalises poorly, and FixMatch's confident pseudo-labels are mostly clips it
+    already gets right; a trunk first trained on every training clip without labels starts from more than the
+    labels give. Measured (domains/audio/README.md): 3.5 points less test error for the supervised fine-tuning on
+    held-out ESC-50 classes, no measurable change on ESC-10 itself.
     """
     from tqdm.auto import tqdm
 

@@ -24,7 +24,9 @@ TINY = {"model": {"channels": [4, 8]}, "train": {"steps": 4, "batch_size": 4, "u
 
 
 def tiny_hp(dataset: str = "fsdd") -> dict:
-    return run_hparams(deep_merge(load_config([DEFAULT_CONFIG])["audio"]["ssl"], TINY), dataset)
+    """The default config's run hyperparameters for ``dataset`` (its overrides applied), then the tiny sizes (which
+    turn pretraining on with 2 steps, also for FSDD whose default has none)."""
+    return deep_merge(run_hparams(load_config([DEFAULT_CONFIG])["audio"]["ssl"], dataset), TINY)
 
 
 def _fake(dataset: str) -> SSLData:
