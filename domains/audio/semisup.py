@@ -60,11 +60,13 @@ from domains.audio.features import spec_augment
 from ssl_core.errors import InputError
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 
-from ssl_core.losses import distribution_alignment, fixmatch_loss, linear_rampup, mixed_pseudo_label_loss, mixmatch_loss, pseudo_labels, sharpen
+from tqdm.auto import tqdm
+
+from ssl_core.losses import distribution_alignment, fixmatch_loss, i_mix_loss, linear_rampup, mixed_pseudo_label_loss, mixmatch_loss, pseudo_labels, sharpen
 from ssl_core.losses.infonce import soft_target_cross_entropy
 from ssl_core.mixup import mix, sample_lambda, sample_permutation
 
-__all__ = ["METHODS", "PRETRAINED_METHODS", "SSLData", "load_ssl_data", "split_run", "SmallCNN", "Augment",
+__all__ = ["METHODS", "PRETRAINED_METHODS", "SSLData", "pool_frames", "load_ssl_data", "split_run", "SmallCNN", "Augment",
            "pretrain_imix", "SemiSupervised"]
 
 METHODS = ("supervised_10", "supervised_100", "imix_finetune", "mixmatch", "fixmatch", "fixmatch_mixup")
@@ -85,6 +87,14 @@ class SSLData:
     group: np.ndarray
     classes: list[str]
     filenames: np.ndarray
+
+
+def pool_frames(x: np.ndarray, time_pool: int) -> np.ndarray:
+    """Average-pool the frames of log-mels ``[N, mels, frames]`` by ``time_pool`` (trailing frames dropped)."""
+    if time_pool <= 1:
+        return x
+    frames = x.shape[2] // time_pool * time_pool
+    return x[:, :, :frames].reshape(x.shape[0], x.shape[1], -1, time_pool).mean(axis=3)
 
 
 def load_ssl_data(features: Path, dataset: str, time_pool: int = 1) -> SSLData:
@@ -110,10 +120,7 @@ def load_ssl_data(features: Path, dataset: str, time_pool: int = 1) -> SSLData:
         group = (arrays["split"] == "train").astype(np.int64)
     if keep.sum() == 0:
         raise InputError(f"{features}: no {dataset} clips")
-    x = arrays["mels"][keep].astype(np.float32)
-    if time_pool > 1:
-        frames = x.shape[2] // time_pool * time_pool
-        x = x[:, :, :frames].reshape(x.shape[0], x.shape[1], -1, time_pool).mean(axis=3)
+    x = pool_frames(arrays["mels"][keep].astype(np.float32), time_pool)
     return SSLData(x=x, y=y.astype(np.int64), group=group.astype(np.int64), classes=classes,
                    filenames=arrays["filenames"][keep])
 
@@ -220,10 +227,6 @@ def pretrain_imix(model: SmallCNN, clips: torch.Tensor, augment: Augment, cfg: d
     labels give. Measured (domains/audio/README.md): 3.5 points less test error for the supervised fine-tuning on
     held-out ESC-50 classes, no measurable change on ESC-10 itself.
     """
-    from tqdm.auto import tqdm
-
-    from ssl_core.losses import i_mix_loss
-
     width = model.head[-1].in_features
     proj = nn.Sequential(nn.Linear(width, cfg["proj_dim"] * 2), nn.ReLU(), nn.Linear(cfg["proj_dim"] * 2, cfg["proj_dim"]))
     opt = torch.optim.Adam([*model.features.parameters(), *proj.parameters()], lr=cfg["lr"], weight_decay=1e-4)

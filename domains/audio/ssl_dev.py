@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ssl_core.config import DEFAULT_CONFIG, deep_merge, load_config, parse_json_override, validate_config
+from ssl_core.config import DEFAULT_CONFIG, parse_json_override, resolve_section
 from ssl_core.errors import InputError, report_input_errors
 
-from domains.audio.semisup import METHODS, SSLData
+from domains.audio.semisup import METHODS, SSLData, pool_frames
 from domains.audio.ssl_train import run_hparams, train_run
 
 __all__ = ["heldout_class_groups", "paired_differences"]
@@ -49,11 +49,7 @@ def heldout_class_groups(features: Path, time_pool: int, n_groups: int = 4, seed
     for g in range(n_groups):
         members = np.sort(drawn[g * size:(g + 1) * size])
         keep = np.isin(labels, members)
-        x = mels[keep].astype(np.float32)
-        if time_pool > 1:
-            frames = x.shape[2] // time_pool * time_pool
-            x = x[:, :, :frames].reshape(x.shape[0], x.shape[1], -1, time_pool).mean(axis=3)
-        groups.append(SSLData(x=x, y=np.searchsorted(members, labels[keep]).astype(np.int64),
+        groups.append(SSLData(x=pool_frames(mels[keep].astype(np.float32), time_pool), y=np.searchsorted(members, labels[keep]).astype(np.int64),
                               group=fold[keep].astype(np.int64), classes=[str(classes[c]) for c in members],
                               filenames=filenames[keep]))
     return groups
@@ -95,10 +91,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", required=True, type=Path, help="JSON lines file the runs are appended to")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
-    config = load_config([args.config])
-    override = parse_json_override(args.override, "--override")
-    section = deep_merge(config["audio"]["ssl"], override)
-    validate_config({**config, "audio": {**config["audio"], "ssl": section}})
+    override = parse_json_override(args.override, "--override")  # malformed JSON: named as this option
+    section = resolve_section(("audio", "ssl"), [args.config], args.override)
     hp = run_hparams(section, "esc10")
     methods = args.methods.split(",")
     if unknown := [m for m in methods if m not in METHODS]:
