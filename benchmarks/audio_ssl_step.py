@@ -9,7 +9,8 @@ one forward/backward of labelled + weak + strong views (with ``train.ema_teacher
 no-gradient forward of the weak views through the EMA model, with ``train.bn_batches: separate`` three forward
 passes); every step ends with the EMA update. The ``i-Mix pretrain`` row times one step of
 :func:`domains.audio.semisup.pretrain_imix` (``audio.ssl.pretrain.batch_size`` clips, two strong views), run
-``pretrain.steps`` times before each method that uses unlabelled clips. Wall and CPU (process) time per step are reported; the
+``pretrain.steps`` times once per test fold and seed (``domains.audio.ssl_pretrain``; the methods that use unlabelled
+clips share the trunk). Wall and CPU (process) time per step are reported; the
 machine is shared, so CPU time is the fair comparison. Also printed: the estimated wall time of the default
 configuration's SSL part (steps x step time x runs), single job.
 """
@@ -79,7 +80,7 @@ def main() -> None:
             pretrain_imix(model, clips, aug, {**pt, "steps": args.steps})
             wall = (time.perf_counter() - w) / args.steps
             cpu = (time.process_time() - c) / args.steps
-            n_pre = runs * sum(m in PRETRAINED_METHODS for m in section["methods"])
+            n_pre = runs if any(m in PRETRAINED_METHODS for m in section["methods"]) else 0  # one per fold and seed
             est = wall * pt["steps"] * n_pre / 60
             total += est
             print(f"{ds:8} {'i-Mix pretrain':15} {1000 * wall:12.1f} {1000 * cpu:11.1f} {n_pre:5d} {est:8.1f}")

@@ -1,7 +1,8 @@
 # Audio part B: semi-supervised classification (MixMatch, FixMatch, FixMatch + mixup) against supervised training
 # on 10 % and 100 % of the labels, a small CNN on the log-mels of the shared data layer (workflows/audio.smk).
-# One training job per data set, method, test fold and seed; then per-data-set metrics, the SSL figure, and rows
-# for results/audio/table.tsv. Helpers: workflows/common.smk (audio section).
+# One i-Mix pretraining job per data set, test fold and seed (shared by the methods that use unlabelled clips), one
+# training job per data set, method, test fold and seed; then per-data-set metrics, the SSL figure, and rows for
+# results/audio/table.tsv. Helpers: workflows/common.smk (audio section).
 
 AUDIO_SSL_METRICS = expand("results/audio/ssl/{ssl_dataset}/metrics.json", ssl_dataset=config["audio"]["ssl"]["datasets"])
 AUDIO_SSL_FIGURES = ["results/audio/figures/ssl_error_rates.png"] if AUDIO_SSL_METRICS else []
@@ -10,15 +11,43 @@ AUDIO_FIGURES.extend(AUDIO_SSL_FIGURES)
 DOMAIN_RESULTS["audio"].extend(AUDIO_SSL_METRICS)
 
 
-rule audio_ssl_train:
+rule audio_ssl_pretrain:
     input:
         audio_ssl_features,
+    output:
+        trunk="results/audio/ssl/{ssl_dataset}/pretrain/fold{fold}_seed{seed}/trunk.pt",
+        info="results/audio/ssl/{ssl_dataset}/pretrain/fold{fold}_seed{seed}/pretrain.json",
+    params:
+        hparams=audio_ssl_hparams(),
+        out="results/audio/ssl/{ssl_dataset}/pretrain/fold{fold}_seed{seed}",
+    wildcard_constraints:
+        ssl_dataset="esc10|fsdd",
+        fold="[0-5]",
+    log:
+        "logs/audio/ssl/{ssl_dataset}_pretrain_fold{fold}_seed{seed}.log",
+    conda:
+        "../envs/audio.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=3000,
+        runtime=30,
+    shell:
+        "python -m domains.audio.ssl_pretrain --features {input:q} --dataset {wildcards.ssl_dataset:q}"
+        " --fold {wildcards.fold:q} --seed {wildcards.seed} --out {params.out:q}"
+        " --hparams {params.hparams:q} --threads {threads} --no-progress > {log:q} 2>&1"
+
+
+rule audio_ssl_train:
+    input:
+        unpack(lambda wildcards: {"features": audio_ssl_features(wildcards), **audio_ssl_trunk(wildcards)}),
     output:
         result="results/audio/ssl/{ssl_dataset}/{ssl_method}/fold{fold}_seed{seed}/result.json",
         history="results/audio/ssl/{ssl_dataset}/{ssl_method}/fold{fold}_seed{seed}/history.csv",
     params:
         hparams=audio_ssl_hparams(),
         out="results/audio/ssl/{ssl_dataset}/{ssl_method}/fold{fold}_seed{seed}",
+        trunk=audio_ssl_trunk_arg,
     wildcard_constraints:
         ssl_dataset="esc10|fsdd",
         ssl_method="supervised_10|supervised_100|imix_finetune|mixmatch|fixmatch|fixmatch_mixup",
@@ -33,9 +62,9 @@ rule audio_ssl_train:
         mem_mb=3000,
         runtime=30,
     shell:
-        "python -m domains.audio.ssl_train --features {input:q} --dataset {wildcards.ssl_dataset:q}"
+        "python -m domains.audio.ssl_train --features {input.features:q} --dataset {wildcards.ssl_dataset:q}"
         " --method {wildcards.ssl_method:q} --fold {wildcards.fold:q} --seed {wildcards.seed} --out {params.out:q}"
-        " --hparams {params.hparams:q} --threads {threads} --no-progress > {log:q} 2>&1"
+        " --hparams {params.hparams:q} {params.trunk} --threads {threads} --no-progress > {log:q} 2>&1"
 
 
 rule audio_ssl_evaluate:

@@ -4,6 +4,7 @@ import json
 import os
 import shlex
 
+from domains.audio.ssl_methods import PRETRAINED_METHODS
 from ssl_core.config import deep_merge, validate_config
 from ssl_core.errors import InputError
 
@@ -157,14 +158,32 @@ def audio_ssl_features(wildcards):
     return f"results/audio/features/{source}.npz"
 
 
+def audio_ssl_pretrains(dataset):
+    """Whether the SSL data set's methods that use unlabelled clips start from an i-Mix pretrained trunk (its
+    merged pretrain.steps > 0)."""
+    ssl = config["audio"]["ssl"]
+    return deep_merge(ssl, ssl.get("dataset_overrides", {}).get(dataset, {}))["pretrain"]["steps"] > 0
+
+
+def audio_ssl_trunk(wildcards):
+    """The pretrained trunk an audio_ssl_train job starts from ({} when the method trains from scratch)."""
+    if wildcards.ssl_method not in PRETRAINED_METHODS or not audio_ssl_pretrains(wildcards.ssl_dataset):
+        return {}
+    return {"trunk": f"results/audio/ssl/{wildcards.ssl_dataset}/pretrain/fold{wildcards.fold}_seed{wildcards.seed}/trunk.pt"}
+
+
+def audio_ssl_trunk_arg(wildcards, input):
+    """--trunk for audio_ssl_train when its input has a trunk (quoted for the shell)."""
+    return f"--trunk {shlex.quote(input.trunk)}" if "trunk" in input.keys() else ""
+
+
 def audio_ssl_runs(wildcards):
     """result.json of every configured method, test fold and seed of one SSL data set (imix_finetune only where the
     data set's pretrain.steps > 0)."""
     ssl = config["audio"]["ssl"]
     runs = ssl[wildcards.ssl_dataset]
-    merged = deep_merge(ssl, ssl.get("dataset_overrides", {}).get(wildcards.ssl_dataset, {}))
     # imix_finetune is pretraining + supervised_10: without pretraining steps it would repeat supervised_10
-    methods = [m for m in ssl["methods"] if m != "imix_finetune" or merged["pretrain"]["steps"] > 0]
+    methods = [m for m in ssl["methods"] if m != "imix_finetune" or audio_ssl_pretrains(wildcards.ssl_dataset)]
     return expand(
         "results/audio/ssl/{ssl_dataset}/{ssl_method}/fold{fold}_seed{seed}/result.json",
         ssl_dataset=wildcards.ssl_dataset,

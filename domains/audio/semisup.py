@@ -57,6 +57,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from domains.audio.features import spec_augment
+from domains.audio.ssl_methods import METHODS, PRETRAINED_METHODS, SUPERVISED_METHODS
+from ssl_core.config import deep_merge
 from ssl_core.errors import InputError
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 
@@ -66,14 +68,9 @@ from ssl_core.losses import distribution_alignment, fixmatch_loss, i_mix_loss, l
 from ssl_core.losses.infonce import soft_target_cross_entropy
 from ssl_core.mixup import mix, sample_lambda, sample_permutation
 
-__all__ = ["METHODS", "PRETRAINED_METHODS", "SSLData", "pool_frames", "load_ssl_data", "split_run", "SmallCNN", "Augment",
-           "pretrain_imix", "SemiSupervised"]
+__all__ = ["METHODS", "PRETRAINED_METHODS", "SSLData", "run_hparams", "pool_frames", "load_ssl_data", "split_run",
+           "normalise_bands", "SmallCNN", "Augment", "pretrain_imix", "SemiSupervised"]
 
-METHODS = ("supervised_10", "supervised_100", "imix_finetune", "mixmatch", "fixmatch", "fixmatch_mixup")
-# Methods that use the unlabelled clips, and so start from the i-Mix pretrained trunk when ``pretrain.steps > 0``.
-PRETRAINED_METHODS = ("imix_finetune", "mixmatch", "fixmatch", "fixmatch_mixup")
-# Methods trained with cross-entropy on the labelled clips only (after any pretraining).
-SUPERVISED_METHODS = ("supervised_10", "supervised_100", "imix_finetune")
 SSL_DATASETS = {"esc10": "esc50", "fsdd": "fsdd"}  # SSL data set -> features file it is cut from
 
 
@@ -87,6 +84,12 @@ class SSLData:
     group: np.ndarray
     classes: list[str]
     filenames: np.ndarray
+
+
+def run_hparams(section: dict, dataset: str) -> dict:
+    """The ``audio.ssl`` section with the data set's overrides merged in."""
+    return deep_merge({k: v for k, v in section.items() if k != "dataset_overrides"},
+                      section.get("dataset_overrides", {}).get(dataset, {}))
 
 
 def pool_frames(x: np.ndarray, time_pool: int) -> np.ndarray:
@@ -155,6 +158,14 @@ def split_run(data: SSLData, dataset: str, fold: int, seed: int, label_fraction:
         unlabelled.extend(rest[n_lab:])
     return {k: np.sort(np.asarray(v, dtype=np.int64)) for k, v in
             (("labelled", labelled), ("unlabelled", unlabelled), ("val", val), ("test", test))}
+
+
+def normalise_bands(x: np.ndarray, train_rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and standard deviation per mel band ``[1, mels, 1]`` of the run's training clips ``x[train_rows]``
+    (labelled and unlabelled; never validation or test). Every input of a run, pretraining clips included, is
+    normalised with them."""
+    train = torch.from_numpy(x[train_rows])
+    return train.mean(dim=(0, 2), keepdim=True), train.std(dim=(0, 2), keepdim=True).clamp_min(1e-3)
 
 
 class SmallCNN(nn.Module):

@@ -25,8 +25,9 @@ import numpy as np
 from ssl_core.config import DEFAULT_CONFIG, parse_json_override, resolve_section
 from ssl_core.errors import InputError, report_input_errors
 
-from domains.audio.semisup import METHODS, SSLData, pool_frames
-from domains.audio.ssl_train import run_hparams, train_run
+from domains.audio.semisup import METHODS, SSLData, pool_frames, run_hparams
+from domains.audio.ssl_pretrain import pretrain_run
+from domains.audio.ssl_train import needs_trunk, train_run
 
 __all__ = ["heldout_class_groups", "paired_differences"]
 
@@ -102,19 +103,24 @@ def main(argv: list[str] | None = None) -> None:
     for g in _ints(args.groups):
         if g not in range(len(groups)):
             raise InputError(f"--groups: {g} is not a group (0-{len(groups) - 1})")
-        for method in methods:
-            for fold in _ints(args.folds):
-                for seed in _ints(args.seeds):
-                    with tempfile.TemporaryDirectory() as tmp:
-                        r = train_run(args.features, "esc10", method, fold, seed, hp, Path(tmp), threads=args.threads,
-                                      progress=False, data=groups[g])
-                    run = {"name": args.name, "method": method, "group": g, "fold": fold, "seed": seed,
-                           "test_error": r["test_error"], "val_error": r["val_error"], "override": override}
-                    runs.append(run)
-                    with open(args.out, "a") as fh:
-                        fh.write(json.dumps(run) + "\n")
-                    print(f"{args.name} {method} group {g} fold {fold} seed {seed}: test error {r['test_error']:.4f}",
-                          flush=True)
+        for fold in _ints(args.folds):
+            for seed in _ints(args.seeds):
+                with tempfile.TemporaryDirectory() as tmp:
+                    trunk = None
+                    if any(needs_trunk(m, hp) for m in methods):  # one pretraining per group, fold and seed
+                        pretrain_run(args.features, "esc10", fold, seed, hp, Path(tmp) / "pretrain",
+                                     threads=args.threads, progress=False, data=groups[g])
+                        trunk = Path(tmp) / "pretrain" / "trunk.pt"
+                    for method in methods:
+                        r = train_run(args.features, "esc10", method, fold, seed, hp, Path(tmp) / method,
+                                      threads=args.threads, progress=False, data=groups[g], trunk=trunk)
+                        run = {"name": args.name, "method": method, "group": g, "fold": fold, "seed": seed,
+                               "test_error": r["test_error"], "val_error": r["val_error"], "override": override}
+                        runs.append(run)
+                        with open(args.out, "a") as fh:
+                            fh.write(json.dumps(run) + "\n")
+                        print(f"{args.name} {method} group {g} fold {fold} seed {seed}: "
+                              f"test error {r['test_error']:.4f}", flush=True)
     print("| method | runs | test error | minus supervised_10 (paired) |\n|---|---|---|---|")
     for method, s in paired_differences(runs).items():
         print(f"| {method} | {s['n']} | {s['test_error']:.4f} | {s['diff']:+.4f} +- {s['diff_se']:.4f} |")

@@ -2,15 +2,17 @@
 
     python -m domains.audio.ssl_train --features results/audio/features/esc50.npz --dataset esc10 \
         --method mixmatch --fold 1 --seed 0 --out results/audio/ssl/esc10/mixmatch/fold1_seed0 \
-        --hparams '<audio.ssl section as JSON>' [--threads 1] [--no-progress]
+        --hparams '<audio.ssl section as JSON>' [--trunk results/audio/ssl/esc10/pretrain/fold1_seed0/trunk.pt] \
+        [--threads 1] [--no-progress]
 
 One run = one data set, method, test fold (ESC-10: 1-5; FSDD: 0, the upstream split) and seed (label draw,
 initialisation, augmentation). Splits: :func:`domains.audio.semisup.split_run` (test fold held out; a stratified
 validation share of the training clips never trained on; 10 % of each class's remaining clips labelled). Features
 are normalised per mel band with the mean and standard deviation of the training clips (labelled and unlabelled;
-never validation or test). Methods that use the unlabelled clips first pretrain the CNN trunk with i-Mix
-(``pretrain`` section, :func:`domains.audio.semisup.pretrain_imix`). The reported model is the **last step** (no selection; with ``train.ema_decay > 0``
-the EMA of the weights at the last step; with ``train.precise_bn`` its BN statistics recomputed on the clean
+never validation or test). With ``pretrain.steps > 0`` the methods that use the unlabelled clips start from the
+CNN trunk pretrained with i-Mix for this fold and seed (``--trunk``, written by :mod:`domains.audio.ssl_pretrain`;
+refused if it was made with other settings). The reported model is the **last step** (no selection; with
+``train.ema_decay > 0`` the EMA of the weights at the last step; with ``train.precise_bn`` its BN statistics recomputed on the clean
 training clips); the validation error per ``eval_every`` steps is in ``history.csv``.
 
 Outputs in ``--out``: ``result.json`` (test and validation error, split sizes, mean training step time),
@@ -30,27 +32,37 @@ from pytorch_lightning.callbacks import TQDMProgressBar
 from torch.utils.data import DataLoader, TensorDataset
 
 from ssl_core.atomic import atomic_path, write_json
-from ssl_core.config import deep_merge, parse_json_override
+from ssl_core.config import parse_json_override
 from ssl_core.errors import InputError, report_input_errors
 from ssl_core.runtime import set_threads
 from ssl_core.training import CheckpointOnInterrupt, History, RNGState, checkpoint_callbacks, resume_path
 
-from domains.audio.semisup import (METHODS, PRETRAINED_METHODS, SSL_DATASETS, Augment, SemiSupervised, SSLData,
-                                   StepLoader, load_ssl_data, pretrain_imix, split_run)
+from domains.audio.semisup import (METHODS, PRETRAINED_METHODS, SSL_DATASETS, SemiSupervised, SSLData, StepLoader,
+                                   load_ssl_data, normalise_bands, run_hparams, split_run)
+from domains.audio.ssl_pretrain import load_trunk, trunk_settings
+
+__all__ = ["run_hparams", "needs_trunk", "train_run"]
 
 
-def run_hparams(section: dict, dataset: str) -> dict:
-    """The ``audio.ssl`` section with the data set's overrides merged in."""
-    return deep_merge({k: v for k, v in section.items() if k != "dataset_overrides"},
-                      section.get("dataset_overrides", {}).get(dataset, {}))
+def needs_trunk(method: str, hp: dict) -> bool:
+    """Whether ``method`` starts from the i-Mix pretrained trunk (``domains.audio.ssl_pretrain``) under ``hp``."""
+    return method in PRETRAINED_METHODS and hp.get("pretrain", {"steps": 0})["steps"] > 0
 
 
 def train_run(features: Path, dataset: str, method: str, fold: int, seed: int, hp: dict, out: Path, *,
-              threads: int | None = 1, progress: bool = True, data: SSLData | None = None) -> dict:
+              threads: int | None = 1, progress: bool = True, data: SSLData | None = None,
+              trunk: Path | None = None) -> dict:
     """Train and test one run; write the outputs in the module docstring; return ``result.json``'s content.
 
     ``data``: clips to use instead of ``dataset``'s clips in ``features`` (split by ``dataset``'s protocol), e.g. the
-    held-out ESC-50 class groups of :mod:`domains.audio.ssl_dev`."""
+    held-out ESC-50 class groups of :mod:`domains.audio.ssl_dev`. ``trunk``: the ``trunk.pt`` written by
+    :func:`domains.audio.ssl_pretrain.pretrain_run` for this fold and seed; required when :func:`needs_trunk`."""
+    if method == "imix_finetune" and hp.get("pretrain", {"steps": 0})["steps"] <= 0:
+        raise InputError(f"method imix_finetune needs audio.ssl.pretrain.steps > 0 for {dataset} (it is supervised_10 "
+                         "after i-Mix pretraining)")
+    if needs_trunk(method, hp) and trunk is None:
+        raise InputError(f"method {method} starts from the i-Mix pretrained trunk: pass --trunk (the trunk.pt written "
+                         f"by python -m domains.audio.ssl_pretrain for {dataset} fold {fold} seed {seed})")
     set_threads(threads)
     pl.seed_everything(seed, workers=True, verbose=False)
     if data is None:
@@ -59,11 +71,8 @@ def train_run(features: Path, dataset: str, method: str, fold: int, seed: int, h
     if method == "supervised_100":
         parts["labelled"] = np.sort(np.concatenate([parts["labelled"], parts["unlabelled"]]))
         parts["unlabelled"] = parts["unlabelled"][:0]
-    train_rows = np.concatenate([parts["labelled"], parts["unlabelled"]])
-    x = torch.from_numpy(data.x)
-    mean = x[train_rows].mean(dim=(0, 2), keepdim=True)
-    std = x[train_rows].std(dim=(0, 2), keepdim=True).clamp_min(1e-3)
-    x = (x - mean) / std
+    mean, std = normalise_bands(data.x, np.concatenate([parts["labelled"], parts["unlabelled"]]))
+    x = (torch.from_numpy(data.x) - mean) / std
     y = torch.from_numpy(data.y)
     module = SemiSupervised(method, hp, len(data.classes), x.shape[1])
     unl = parts["unlabelled"] if len(parts["unlabelled"]) else parts["labelled"]
@@ -81,18 +90,11 @@ def train_run(features: Path, dataset: str, method: str, fold: int, seed: int, h
     callbacks: list[pl.Callback] = [RNGState(), history, last, CheckpointOnInterrupt(ckpt_dir / "last.ckpt")]
     if progress:
         callbacks.append(TQDMProgressBar(refresh_rate=max(1, every // 4)))
-    pretrain = hp.get("pretrain", {"steps": 0})
-    if method == "imix_finetune" and pretrain["steps"] <= 0:
-        raise InputError(f"method imix_finetune needs audio.ssl.pretrain.steps > 0 for {dataset} (it is supervised_10 "
-                         "after i-Mix pretraining)")
+    pretrained = None
+    if needs_trunk(method, hp):  # before resuming: a resumed run's checkpoint then replaces these weights
+        state, pretrained = load_trunk(Path(trunk), trunk_settings(hp, dataset, fold, seed))
+        module.model.features.load_state_dict(state)
     resume = resume_path(ckpt_dir, dict(module.hparams))
-    pretrain_losses: list[float] = []
-    pretrain_wall = 0.0
-    if method in PRETRAINED_METHODS and pretrain["steps"] > 0 and resume is None:  # a resumed run has its weights
-        t0 = time.perf_counter()
-        pretrain_losses = pretrain_imix(module.model, torch.cat([x[parts["labelled"]], x[parts["unlabelled"]]]),
-                                        Augment(hp["augment"], module.gain_scale), pretrain, progress=progress)
-        pretrain_wall = time.perf_counter() - t0
     trainer = pl.Trainer(max_epochs=epochs, accelerator="cpu", devices=1, logger=False, callbacks=callbacks,
                          enable_progress_bar=progress, enable_model_summary=False, num_sanity_val_steps=0,
                          check_val_every_n_epoch=1, enable_checkpointing=True, deterministic=False)
@@ -114,8 +116,10 @@ def train_run(features: Path, dataset: str, method: str, fold: int, seed: int, h
         "n_val": int(len(parts["val"])), "n_test": int(len(parts["test"])), "n_classes": len(data.classes),
         "steps": epochs * every, "step_time_s": float(np.mean(times)) if times else None,
         "train_wall_s": wall, "input_shape": list(x.shape[1:]),
-        "pretrain_steps": len(pretrain_losses), "pretrain_wall_s": pretrain_wall,
-        "pretrain_loss_first_last": [pretrain_losses[0], pretrain_losses[-1]] if pretrain_losses else None,
+        "pretrain_steps": pretrained["steps"] if pretrained else 0,
+        "pretrain_clips": pretrained["n_clips"] if pretrained else 0,
+        "pretrain_wall_s": pretrained["wall_s"] if pretrained else 0.0,
+        "pretrain_loss_first_last": pretrained["loss_first_last"] if pretrained else None,
         "n_parameters": int(sum(p.numel() for p in module.model.parameters())),
     }
     write_json(out / "result.json", result)
@@ -132,12 +136,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", required=True, type=int)
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--hparams", required=True, help="the audio.ssl config section as JSON")
+    p.add_argument("--trunk", type=Path, help="trunk.pt from domains.audio.ssl_pretrain (methods that use unlabelled "
+                   "clips, when pretrain.steps > 0)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
     hp = run_hparams(parse_json_override(args.hparams), args.dataset)
     r = train_run(args.features, args.dataset, args.method, args.fold, args.seed, hp, args.out,
-                  threads=args.threads, progress=not args.no_progress)
+                  threads=args.threads, progress=not args.no_progress, trunk=args.trunk)
     print(f"{args.dataset} {args.method} fold {args.fold} seed {args.seed}: test error {r['test_error']:.4f} "
           f"(val {r['val_error'] if r['val_error'] is None else round(r['val_error'], 4)}), "
           f"{r['n_labelled']} labelled / {r['n_unlabelled']} unlabelled, {r['step_time_s'] * 1000:.0f} ms/step")

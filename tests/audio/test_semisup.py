@@ -13,7 +13,8 @@ from domains.audio.prepare import prepare, write_npz
 from domains.audio.semisup import (METHODS, PRETRAINED_METHODS, Augment, SemiSupervised, SmallCNN, SSLData,
                                    load_ssl_data, pretrain_imix, split_run)
 from domains.audio.ssl_evaluate import summarise
-from domains.audio.ssl_train import run_hparams, train_run
+from domains.audio.ssl_pretrain import pretrain_run
+from domains.audio.ssl_train import needs_trunk, run_hparams, train_run
 from ssl_core.config import DEFAULT_CONFIG, deep_merge, load_config
 from ssl_core.errors import InputError
 from ssl_core.training import drop_stale_checkpoint
@@ -139,24 +140,27 @@ def fsdd_features(tmp_path_factory, audio_mirror):
 @pytest.mark.parametrize("method", ["supervised_10", "imix_finetune", "mixmatch", "fixmatch_mixup"])
 def test_tiny_real_run_writes_result_and_resumes(tmp_path, fsdd_features, method):
     hp = tiny_hp()
-    r = train_run(fsdd_features, "fsdd", method, 0, 0, hp, tmp_path / "run", progress=False)
+    trunk = None
+    if needs_trunk(method, hp):
+        pretrain_run(fsdd_features, "fsdd", 0, 0, hp, tmp_path / "pretrain", progress=False)
+        trunk = tmp_path / "pretrain" / "trunk.pt"
+    r = train_run(fsdd_features, "fsdd", method, 0, 0, hp, tmp_path / "run", progress=False, trunk=trunk)
     assert 0 <= r["test_error"] <= 1 and r["steps"] == 4 and r["n_test"] == 40
     assert r["pretrain_steps"] == (2 if method in PRETRAINED_METHODS else 0)  # supervised baselines: no pretraining
     assert json.loads((tmp_path / "run" / "result.json").read_text())["test_error"] == r["test_error"]
     assert (tmp_path / "run" / "checkpoints" / "last.ckpt").is_file()
     history = (tmp_path / "run" / "history.csv").read_text().splitlines()
     assert history[0].startswith("epoch") and len(history) == 3
-    again = train_run(fsdd_features, "fsdd", method, 0, 0, hp, tmp_path / "run", progress=False)
+    again = train_run(fsdd_features, "fsdd", method, 0, 0, hp, tmp_path / "run", progress=False, trunk=trunk)
     assert again["test_error"] == r["test_error"]  # resumed from the finished checkpoint: same model
-    assert again["pretrain_steps"] == 0  # the checkpoint holds the pretrained weights: not pretrained again
     ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
     same = SemiSupervised(method, hp, r["n_classes"], r["input_shape"][0])
     assert not drop_stale_checkpoint(ckpt, dict(same.hparams)) and ckpt.is_file()  # same config: resumed
     other = deep_merge(hp, {"train": {"lr_schedule": "constant", "lr": 0.01}})
     assert drop_stale_checkpoint(ckpt.with_name("missing.ckpt"), {}) is False
-    changed = train_run(fsdd_features, "fsdd", method, 0, 0, other, tmp_path / "run", progress=False)
+    changed = train_run(fsdd_features, "fsdd", method, 0, 0, other, tmp_path / "run", progress=False, trunk=trunk)
     assert changed["steps"] == 4  # config changed: the stale checkpoint is dropped and the run starts over
-    fresh = train_run(fsdd_features, "fsdd", method, 0, 0, other, tmp_path / "fresh", progress=False)
+    fresh = train_run(fsdd_features, "fsdd", method, 0, 0, other, tmp_path / "fresh", progress=False, trunk=trunk)
     assert fresh["test_error"] == changed["test_error"]
 
 

@@ -19,7 +19,8 @@ def _config(tmp_path):
         "data": {"datasets": ["fsdd"]},
         "clap": {"enabled": False},
         "ssl": {**TINY, "datasets": ["fsdd"], "methods": ["supervised_10", "fixmatch_mixup"],
-                "fsdd": {"folds": [0], "seeds": [0], "time_pool": 1}}}}))
+                "fsdd": {"folds": [0], "seeds": [0], "time_pool": 1},
+                "dataset_overrides": {"fsdd": {"pretrain": {"steps": 2}}}}}}))  # FSDD's default does not pretrain
     return cfg
 
 
@@ -31,6 +32,9 @@ def test_audio_tiny_run_end_to_end(tmp_path, audio_mirror):
     status = json.loads((tmp_path / "resources/audio/fsdd.fetch.json").read_text())
     assert status["clips"] == 3000 and status["origin"] == "mirror"
     assert "fsdd: used 3000 of 3000 clips" in (tmp_path / "logs/audio/prepare_fsdd.log").read_text()
+    pretrain = json.loads((tmp_path / "results/audio/ssl/fsdd/pretrain/fold0_seed0/pretrain.json").read_text())
+    trained = json.loads((tmp_path / "results/audio/ssl/fsdd/fixmatch_mixup/fold0_seed0/result.json").read_text())
+    assert pretrain["steps"] == trained["pretrain_steps"] == 2  # FixMatch + mixup started from the shared trunk
     m = json.loads((tmp_path / "results/audio/ssl/fsdd/metrics.json").read_text())
     assert set(m["error_rate"]) == {"supervised_10", "fixmatch_mixup"}
     for e in m["error_rate"].values():
@@ -47,8 +51,10 @@ def test_dry_run_default_audio_config(tmp_path):
     proc = _snakemake(tmp_path, "-n", "--config", "domains=[audio]")
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    for rule in ("audio_fetch", "audio_prepare", "audio_ssl_train", "audio_ssl_evaluate", "audio_ssl_figures",
-                 "audio_table"):
+    for rule in ("audio_fetch", "audio_prepare", "audio_ssl_pretrain", "audio_ssl_train", "audio_ssl_evaluate",
+                 "audio_ssl_figures", "audio_table"):
         assert rule in out
     # 6 methods x 5 ESC-10 folds x 3 seeds + 5 methods (no imix_finetune: FSDD does not pretrain) x 3 FSDD seeds
     assert any(line.split()[:2] == ["audio_ssl_train", "105"] for line in out.splitlines())
+    # one pretraining per ESC-10 fold and seed, shared by the four methods that use it; none for FSDD
+    assert any(line.split()[:2] == ["audio_ssl_pretrain", "15"] for line in out.splitlines())

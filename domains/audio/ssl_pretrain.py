@@ -1,0 +1,145 @@
+"""i-Mix pretraining of the SSL CNN trunk for one test fold and seed, shared by every method that uses it.
+
+    python -m domains.audio.ssl_pretrain --features results/audio/features/esc50.npz --dataset esc10 \
+        --fold 1 --seed 0 --out results/audio/ssl/esc10/pretrain/fold1_seed0 \
+        --hparams '<audio.ssl section as JSON>' [--threads 1] [--no-progress]
+
+The trunk depends only on the data set, test fold, seed and the ``pretrain`` / ``model`` / ``augment`` settings,
+not on the method, so one job pretrains it and ``imix_finetune``, ``mixmatch``, ``fixmatch`` and
+``fixmatch_mixup`` (``PRETRAINED_METHODS``) all start from it (``domains.audio.ssl_train --trunk``).
+
+Pretraining clips (``pretrain.pool``), labels never used:
+
+- ``run``: the run's training clips (its labelled and unlabelled clips), as the semi-supervised methods see them.
+- ``source``: every clip of the features file the data set is cut from (for ESC-10 all of ESC-50: 1,600 clips
+  instead of 290) except the run's test split (for ESC-10 the whole ESC-50 test fold, all 50 classes) and the run's
+  validation clips. Why: contrastive pretraining gains from more unlabelled audio, and unlabelled clips of other
+  classes are what a user has in practice. The labelled 10 % and the test clips are the same as with ``run``.
+
+Clips are normalised with the run's statistics (:func:`domains.audio.semisup.normalise_bands`), so the trunk sees
+the inputs the training will give it. Outputs in ``--out``: ``trunk.pt`` (the trunk's state dict) and
+``pretrain.json`` (the settings it was made with, checked by ``ssl_train``; clip count, loss at the first and last
+step, wall time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+
+from ssl_core.atomic import atomic_path, write_json
+from ssl_core.config import parse_json_override
+from ssl_core.errors import InputError, report_input_errors
+from ssl_core.runtime import set_threads
+
+from domains.audio.semisup import (SSL_DATASETS, Augment, SmallCNN, SSLData, load_ssl_data, normalise_bands,
+                                   pool_frames, pretrain_imix, run_hparams, split_run)
+
+__all__ = ["trunk_settings", "pretrain_clips", "pretrain_run", "load_trunk"]
+
+POOLS = ("run", "source")
+
+
+def trunk_settings(hp: dict, dataset: str, fold: int, seed: int) -> dict:
+    """Everything a pretrained trunk depends on; ``ssl_train`` refuses a trunk whose settings differ from its own."""
+    return {"dataset": dataset, "fold": fold, "seed": seed, "pretrain": hp["pretrain"],
+            "channels": hp["model"]["channels"], "augment": hp["augment"], "time_pool": hp[dataset]["time_pool"],
+            "label_fraction": hp["label_fraction"], "val_fraction": hp["val_fraction"]}
+
+
+def pretrain_clips(features: Path, dataset: str, fold: int, data: SSLData, parts: dict[str, np.ndarray], pool: str,
+                   time_pool: int) -> np.ndarray:
+    """Raw log-mels ``[N, mels, frames]`` to pretrain on (module docstring: ``run`` or ``source``).
+
+    ``source`` reads every clip of ``features`` and drops the test split and the run's validation clips (matched by
+    file name); ``data`` must then be cut from ``features`` (``ssl_dev``'s class groups are)."""
+    if pool == "run":
+        return data.x[np.concatenate([parts["labelled"], parts["unlabelled"]])]
+    if pool != "source":
+        raise InputError(f"audio.ssl.pretrain.pool must be one of {', '.join(POOLS)}, got {pool!r}")
+    try:
+        d = np.load(features)
+        filenames = d["filenames"]
+        in_test_split = d["fold"] == fold if dataset == "esc10" else d["split"] == "test"
+        mels = d["mels"]
+    except (OSError, KeyError, ValueError) as exc:
+        raise InputError(f"{features}: not a features file written by domains.audio.prepare ({exc})") from None
+    held_out = set(data.filenames[np.concatenate([parts["val"], parts["test"]])].tolist())
+    if not held_out <= set(filenames.tolist()):
+        raise InputError(f"{features}: does not hold the run's clips (pretrain.pool 'source' needs the features "
+                         f"file the {dataset} clips are cut from)")
+    keep = ~in_test_split & ~np.isin(filenames, list(held_out))
+    return pool_frames(mels[keep].astype(np.float32), time_pool)
+
+
+def pretrain_run(features: Path, dataset: str, fold: int, seed: int, hp: dict, out: Path, *,
+                 threads: int | None = 1, progress: bool = True, data: SSLData | None = None) -> dict:
+    """Pretrain the trunk for one test fold and seed; write ``trunk.pt`` and ``pretrain.json`` in ``out``; return
+    ``pretrain.json``'s content. ``data``: as in :func:`domains.audio.ssl_train.train_run`."""
+    cfg = hp["pretrain"]
+    if cfg["steps"] <= 0:
+        raise InputError(f"audio.ssl.pretrain.steps is {cfg['steps']} for {dataset}: nothing to pretrain")
+    set_threads(threads)
+    pl.seed_everything(seed, workers=True, verbose=False)
+    time_pool = hp[dataset]["time_pool"]
+    if data is None:
+        data = load_ssl_data(features, dataset, time_pool)
+    parts = split_run(data, dataset, fold, seed, hp["label_fraction"], hp["val_fraction"])
+    mean, std = normalise_bands(data.x, np.concatenate([parts["labelled"], parts["unlabelled"]]))
+    raw = pretrain_clips(features, dataset, fold, data, parts, cfg.get("pool", "run"), time_pool)
+    clips = (torch.from_numpy(raw) - mean) / std
+    model = SmallCNN(len(data.classes), hp["model"]["channels"], hp["model"]["dropout"])
+    start = time.perf_counter()
+    losses = pretrain_imix(model, clips, Augment(hp["augment"], 1.0 / std.flatten()), cfg, progress=progress)
+    info = {"settings": trunk_settings(hp, dataset, fold, seed), "n_clips": int(len(clips)),
+            "steps": len(losses), "loss_first_last": [losses[0], losses[-1]], "wall_s": time.perf_counter() - start}
+    with atomic_path(out / "trunk.pt") as tmp:
+        torch.save(model.features.state_dict(), tmp)
+    write_json(out / "pretrain.json", info)
+    return info
+
+
+def load_trunk(trunk: Path, settings: dict) -> tuple[dict, dict]:
+    """The state dict in ``trunk`` (a ``trunk.pt``) and its ``pretrain.json``, after checking that it was pretrained
+    with ``settings`` (:func:`trunk_settings`); a clear error naming the file otherwise."""
+    meta_path = trunk.parent / "pretrain.json"
+    try:
+        info = json.loads(meta_path.read_text())
+        state = torch.load(trunk, map_location="cpu", weights_only=True)
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise InputError(f"{trunk}: cannot read the pretrained trunk or its pretrain.json ({exc})") from None
+    differ = sorted(k for k in settings if info.get("settings", {}).get(k) != settings[k])
+    if differ:
+        raise InputError(f"{trunk}: pretrained with other settings than this run ({', '.join(differ)}); "
+                         "rerun domains.audio.ssl_pretrain")
+    return state, info
+
+
+@report_input_errors
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m domains.audio.ssl_pretrain", description=__doc__.split("\n\n")[0])
+    p.add_argument("--features", required=True, type=Path, help="features .npz written by domains.audio.prepare")
+    p.add_argument("--dataset", required=True, choices=sorted(SSL_DATASETS))
+    p.add_argument("--fold", required=True, type=int, help="ESC-10 test fold 1-5; FSDD: 0")
+    p.add_argument("--seed", required=True, type=int)
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--hparams", required=True, help="the audio.ssl config section as JSON")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--no-progress", action="store_true")
+    args = p.parse_args(argv)
+    hp = run_hparams(parse_json_override(args.hparams), args.dataset)
+    info = pretrain_run(args.features, args.dataset, args.fold, args.seed, hp, args.out, threads=args.threads,
+                        progress=not args.no_progress)
+    print(f"{args.dataset} fold {args.fold} seed {args.seed}: i-Mix pretraining on {info['n_clips']} clips, "
+          f"{info['steps']} steps, loss {info['loss_first_last'][0]:.3f} -> {info['loss_first_last'][1]:.3f}, "
+          f"{info['wall_s']:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
