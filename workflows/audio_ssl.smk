@@ -18,7 +18,7 @@ rule audio_ssl_pretrain:
         trunk="results/audio/ssl/{ssl_dataset}/pretrain/fold{fold}_seed{seed}/trunk.pt",
         info="results/audio/ssl/{ssl_dataset}/pretrain/fold{fold}_seed{seed}/pretrain.json",
     params:
-        hparams=audio_ssl_hparams(),
+        hparams=audio_ssl_pretrain_hparams,
         out="results/audio/ssl/{ssl_dataset}/pretrain/fold{fold}_seed{seed}",
     wildcard_constraints:
         ssl_dataset="esc10|fsdd",

@@ -158,6 +158,18 @@ def audio_ssl_features(wildcards):
     return f"results/audio/features/{source}.npz"
 
 
+def audio_ssl_pretrain_hparams(wildcards):
+    """What audio_ssl_pretrain depends on, as JSON: the data set's merged audio.ssl section cut to the keys the trunk
+    depends on (domains.audio.ssl_pretrain.trunk_settings), so that a change to the training settings alone does
+    not rerun the pretraining."""
+    ssl = config["audio"]["ssl"]
+    merged = deep_merge(ssl, ssl.get("dataset_overrides", {}).get(wildcards.ssl_dataset, {}))
+    keys = ("label_fraction", "val_fraction", "model", "augment", "pretrain")
+    cut = {k: merged[k] for k in keys}
+    cut[wildcards.ssl_dataset] = {"time_pool": merged[wildcards.ssl_dataset]["time_pool"]}
+    return json.dumps(cut, sort_keys=True)
+
+
 def audio_ssl_pretrains(dataset):
     """Whether the SSL data set's methods that use unlabelled clips start from an i-Mix pretrained trunk (its
     merged pretrain.steps > 0)."""
