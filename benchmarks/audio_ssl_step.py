@@ -28,8 +28,8 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 
-from domains.audio.semisup import METHODS, PRETRAINED_METHODS, Augment, SmallCNN, SemiSupervised, pretrain_imix  # noqa: E402
-from domains.audio.ssl_train import run_hparams  # noqa: E402
+from domains.audio.semisup import (METHODS, PRETRAINED_METHODS, Augment, SmallCNN, SemiSupervised,  # noqa: E402
+                                   pretrain_imix, run_hparams)
 from ssl_core.config import DEFAULT_CONFIG, load_config  # noqa: E402
 from ssl_core.runtime import set_threads  # noqa: E402
 

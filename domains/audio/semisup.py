@@ -68,7 +68,7 @@ from ssl_core.losses import distribution_alignment, fixmatch_loss, i_mix_loss, l
 from ssl_core.losses.infonce import soft_target_cross_entropy
 from ssl_core.mixup import mix, sample_lambda, sample_permutation
 
-__all__ = ["METHODS", "PRETRAINED_METHODS", "SSLData", "run_hparams", "pool_frames", "load_ssl_data", "split_run",
+__all__ = ["METHODS", "PRETRAINED_METHODS", "SSLData", "run_hparams", "needs_trunk", "pool_frames", "load_ssl_data", "split_run",
            "normalise_bands", "SmallCNN", "Augment", "pretrain_imix", "SemiSupervised"]
 
 SSL_DATASETS = {"esc10": "esc50", "fsdd": "fsdd"}  # SSL data set -> features file it is cut from
@@ -90,6 +90,12 @@ def run_hparams(section: dict, dataset: str) -> dict:
     """The ``audio.ssl`` section with the data set's overrides merged in."""
     return deep_merge({k: v for k, v in section.items() if k != "dataset_overrides"},
                       section.get("dataset_overrides", {}).get(dataset, {}))
+
+
+def needs_trunk(method: str, hp: dict[str, Any]) -> bool:
+    """Whether ``method`` starts from the i-Mix pretrained trunk (``domains.audio.ssl_pretrain``) under ``hp``: the
+    methods that use unlabelled clips, when ``pretrain.steps > 0``."""
+    return method in PRETRAINED_METHODS and hp.get("pretrain", {"steps": 0})["steps"] > 0
 
 
 def pool_frames(x: np.ndarray, time_pool: int) -> np.ndarray:
@@ -345,7 +351,13 @@ class SemiSupervised(pl.LightningModule):
 
     def configure_optimizers(self):
         tr = self.hp["train"]
-        opt = torch.optim.Adam(self.model.parameters(), lr=tr["lr"], weight_decay=tr["weight_decay"])
+        scale = tr.get("trunk_lr_scale", 1.0) if needs_trunk(self.method, self.hp) else 1.0
+        groups = [{"params": list(self.model.head.parameters())}]
+        if scale > 0:  # 0: a frozen trunk (linear probe)
+            groups.append({"params": list(self.model.features.parameters()), "lr": tr["lr"] * scale})
+        else:
+            self.model.features.requires_grad_(False)
+        opt = torch.optim.Adam(groups, lr=tr["lr"], weight_decay=tr["weight_decay"])
         if tr.get("lr_schedule", "constant") == "constant":
             return opt
         # FixMatch's cosine decay: lr * cos(7 pi k / (16 K)) at step k of K (to ~0.2 lr at the end)

@@ -2,7 +2,7 @@
 
     python -m domains.audio.ssl_dev --features results/audio/features/esc50.npz \
         --methods supervised_10,fixmatch_mixup --groups 0,1,2,3 --folds 1,2,3,4,5 --seeds 0 \
-        [--override '{"pretrain": {"steps": 0}}'] [--config config/config.yaml] --out dev.jsonl
+        [--override '{"pretrain": {"steps": 0}}'] [--config config/config.yaml] [--trunks DIR] --out dev.jsonl
 
 Why: ESC-10 has 30 validation clips per fold, so its validation error cannot resolve differences below about
 3 points, and its test folds must stay unseen while settings are chosen. The 40 ESC-50 classes that are not in
@@ -10,7 +10,10 @@ ESC-10 (disjoint classes, disjoint clips) make 4 groups of 10 classes (a fixed s
 the ESC-10 protocol (test fold held out, 10 % validation, 10 % of the rest labelled: 30 labelled / 260 unlabelled /
 80 test clips), so one setting gives 20 runs and 1,600 test predictions per seed. Each line of ``--out`` is one run
 (setting name, method, group, fold, seed, test and validation error); the printed table compares every method with
-``supervised_10`` on the same group, fold and seed (mean difference and its standard error).
+``supervised_10`` on the same group, fold and seed (mean difference and its standard error). The i-Mix trunk is
+pretrained once per group, fold and seed and shared by the methods that use it; with ``--trunks DIR`` it is kept in
+``DIR/group<g>_fold<k>_seed<s>/`` and reused by later settings whose pretraining settings are the same (settings
+that change only the training then cost no pretraining).
 """
 
 from __future__ import annotations
@@ -25,9 +28,9 @@ import numpy as np
 from ssl_core.config import DEFAULT_CONFIG, parse_json_override, resolve_section
 from ssl_core.errors import InputError, report_input_errors
 
-from domains.audio.semisup import METHODS, SSLData, pool_frames, run_hparams
-from domains.audio.ssl_pretrain import pretrain_run
-from domains.audio.ssl_train import needs_trunk, train_run
+from domains.audio.semisup import METHODS, SSLData, needs_trunk, pool_frames, run_hparams
+from domains.audio.ssl_pretrain import load_trunk, pretrain_run, trunk_settings
+from domains.audio.ssl_train import train_run
 
 __all__ = ["heldout_class_groups", "paired_differences"]
 
@@ -78,6 +81,17 @@ def _ints(text: str) -> list[int]:
         raise InputError(f"expected comma-separated integers, got {text!r}") from None
 
 
+def _reusable(trunk: Path, settings: dict) -> bool:
+    """Whether ``trunk`` exists and was pretrained with ``settings``."""
+    if not trunk.is_file():
+        return False
+    try:
+        load_trunk(trunk, settings)
+    except InputError:
+        return False
+    return True
+
+
 @report_input_errors
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m domains.audio.ssl_dev", description=__doc__.split("\n\n")[0])
@@ -90,6 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--override", default="{}", help="JSON merged over the audio.ssl section (esc10 overrides applied)")
     p.add_argument("--name", default="default", help="setting name written with every run")
     p.add_argument("--out", required=True, type=Path, help="JSON lines file the runs are appended to")
+    p.add_argument("--trunks", type=Path, help="directory that keeps the pretrained trunks for reuse")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     override = parse_json_override(args.override, "--override")  # malformed JSON: named as this option
@@ -108,9 +123,11 @@ def main(argv: list[str] | None = None) -> None:
                 with tempfile.TemporaryDirectory() as tmp:
                     trunk = None
                     if any(needs_trunk(m, hp) for m in methods):  # one pretraining per group, fold and seed
-                        pretrain_run(args.features, "esc10", fold, seed, hp, Path(tmp) / "pretrain",
-                                     threads=args.threads, progress=False, data=groups[g])
-                        trunk = Path(tmp) / "pretrain" / "trunk.pt"
+                        where = (args.trunks or Path(tmp)) / f"group{g}_fold{fold}_seed{seed}"
+                        trunk = where / "trunk.pt"
+                        if not _reusable(trunk, trunk_settings(hp, "esc10", fold, seed)):
+                            pretrain_run(args.features, "esc10", fold, seed, hp, where, threads=args.threads,
+                                         progress=False, data=groups[g])
                     for method in methods:
                         r = train_run(args.features, "esc10", method, fold, seed, hp, Path(tmp) / method,
                                       threads=args.threads, progress=False, data=groups[g], trunk=trunk)

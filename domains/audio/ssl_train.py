@@ -37,16 +37,12 @@ from ssl_core.errors import InputError, report_input_errors
 from ssl_core.runtime import set_threads
 from ssl_core.training import CheckpointOnInterrupt, History, RNGState, checkpoint_callbacks, resume_path
 
-from domains.audio.semisup import (METHODS, PRETRAINED_METHODS, SSL_DATASETS, SemiSupervised, SSLData, StepLoader,
-                                   load_ssl_data, normalise_bands, run_hparams, split_run)
+from domains.audio.semisup import (METHODS, SSL_DATASETS, SemiSupervised, SSLData, StepLoader,
+                                   load_ssl_data, needs_trunk, normalise_bands, run_hparams, split_run)
 from domains.audio.ssl_pretrain import load_trunk, trunk_settings
 
-__all__ = ["run_hparams", "needs_trunk", "train_run"]
+__all__ = ["train_run"]
 
-
-def needs_trunk(method: str, hp: dict) -> bool:
-    """Whether ``method`` starts from the i-Mix pretrained trunk (``domains.audio.ssl_pretrain``) under ``hp``."""
-    return method in PRETRAINED_METHODS and hp.get("pretrain", {"steps": 0})["steps"] > 0
 
 
 def train_run(features: Path, dataset: str, method: str, fold: int, seed: int, hp: dict, out: Path, *,

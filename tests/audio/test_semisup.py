@@ -11,10 +11,10 @@ import torch
 
 from domains.audio.prepare import prepare, write_npz
 from domains.audio.semisup import (METHODS, PRETRAINED_METHODS, Augment, SemiSupervised, SmallCNN, SSLData,
-                                   load_ssl_data, pretrain_imix, split_run)
+                                   load_ssl_data, needs_trunk, pretrain_imix, run_hparams, split_run)
 from domains.audio.ssl_evaluate import summarise
 from domains.audio.ssl_pretrain import pretrain_run
-from domains.audio.ssl_train import needs_trunk, run_hparams, train_run
+from domains.audio.ssl_train import train_run
 from ssl_core.config import DEFAULT_CONFIG, deep_merge, load_config
 from ssl_core.errors import InputError
 from ssl_core.training import drop_stale_checkpoint

@@ -68,3 +68,19 @@ def test_cli_rejects_bad_override_and_method(fake_esc50, tmp_path):
     with pytest.raises(SystemExit):
         main(["--features", str(path), "--methods", "nope", "--out", str(tmp_path / "x")])
     assert not (tmp_path / "x").exists()
+
+
+def test_cli_keeps_trunks_and_reuses_them_while_the_pretraining_settings_hold(fake_esc50, tmp_path):
+    path, _, _ = fake_esc50
+    tiny = {"model": {"channels": [4]}, "train": {"steps": 2, "batch_size": 4, "unlabeled_batch": 4, "eval_every": 1},
+            "mixmatch": {"rampup_steps": 1}, "pretrain": {"steps": 1, "batch_size": 4}}
+    args = ["--features", str(path), "--methods", "imix_finetune", "--groups", "0", "--folds", "1", "--seeds", "0",
+            "--trunks", str(tmp_path / "trunks"), "--out", str(tmp_path / "dev.jsonl")]
+    main([*args, "--override", json.dumps(tiny)])
+    trunk = tmp_path / "trunks" / "group0_fold1_seed0" / "trunk.pt"
+    first = trunk.stat().st_mtime_ns
+    main([*args, "--override", json.dumps({**tiny, "train": {**tiny["train"], "lr": 0.01}})])  # training only
+    assert trunk.stat().st_mtime_ns == first
+    main([*args, "--override", json.dumps({**tiny, "pretrain": {"steps": 2, "batch_size": 4}})])
+    assert trunk.stat().st_mtime_ns != first
+    assert json.loads(trunk.with_name("pretrain.json").read_text())["steps"] == 2

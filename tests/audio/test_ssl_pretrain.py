@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from domains.audio.semisup import SSLData, load_ssl_data, split_run
+from domains.audio.semisup import SemiSupervised, SSLData, load_ssl_data, split_run
 from domains.audio.ssl_pretrain import load_trunk, main, pretrain_clips, pretrain_run, trunk_settings
 from domains.audio.ssl_train import train_run
 from ssl_core.config import deep_merge
@@ -97,3 +97,29 @@ def test_command_line_pretrains_and_refuses_zero_steps(tmp_path, esc50_like, cap
     with pytest.raises(SystemExit):
         main([*args, "--out", str(tmp_path / "none"), "--hparams", json.dumps(deep_merge(hp, {"pretrain": {"steps": 0}}))])
     assert "nothing to pretrain" in capsys.readouterr().err and not (tmp_path / "none").exists()
+
+
+@pytest.mark.parametrize("method,scale,trunk_moves", [("imix_finetune", 0.0, False), ("imix_finetune", 0.5, True)])
+def test_trunk_lr_scale_zero_freezes_the_pretrained_trunk(tmp_path, esc50_like, method, scale, trunk_moves):
+    hp = deep_merge(tiny_hp("esc10"), {"esc10": {"time_pool": 1}, "label_fraction": 0.25, "val_fraction": 0.25,
+                                       "train": {"trunk_lr_scale": scale, "lr": 0.05}})
+    pretrain_run(esc50_like, "esc10", 1, 0, hp, tmp_path / "pt", progress=False)
+    trunk = torch.load(tmp_path / "pt/trunk.pt", weights_only=True)
+    train_run(esc50_like, "esc10", method, 1, 0, hp, tmp_path / "run", progress=False, trunk=tmp_path / "pt/trunk.pt")
+    state = torch.load(tmp_path / "run/checkpoints/last.ckpt", weights_only=False)["state_dict"]
+    convs = [k for k in trunk if k.endswith(".weight") and trunk[k].dim() == 4]
+    moved = not all(torch.equal(state[f"model.features.{k}"], trunk[k]) for k in convs)
+    assert moved == trunk_moves
+    head = [k for k in state if k.startswith("model.head.")]
+    assert head and all(torch.isfinite(state[k]).all() for k in head)
+
+
+@pytest.mark.parametrize("method", ["supervised_10", "fixmatch"])
+def test_trunk_lr_scale_applies_only_to_runs_from_a_pretrained_trunk(method):
+    hp = deep_merge(tiny_hp("esc10"), {"train": {"trunk_lr_scale": 0.1, "lr": 0.01, "lr_schedule": "constant"}})
+    module = SemiSupervised(method, hp, n_classes=3, n_mels=4)
+    groups = module.configure_optimizers().param_groups
+    lrs = {id(p): g["lr"] for g in groups for p in g["params"]}
+    assert all(lrs[id(p)] == 0.01 for p in module.model.head.parameters())
+    expected = 0.01 * (0.1 if method == "fixmatch" else 1.0)  # supervised_10 trains from scratch at the full lr
+    assert all(lrs[id(p)] == pytest.approx(expected) for p in module.model.features.parameters())
