@@ -115,15 +115,16 @@ def test_every_shell_placeholder_is_quoted_or_numeric():
                     continue
                 if field.startswith("params.") and field[len("params."):] in ("allow_missing",):
                     continue  # a fixed flag chosen by the workflow, never user text
-                if field in ("params.init", "params.trained"):
+                if field in ("params.init", "params.trained", "params.trunk"):
                     continue  # option strings whose paths the helpers quote with shlex.quote (tested below)
                 unquoted.append(f"{smk.name}: {{{field}}}")
     assert not unquoted, unquoted
 
 
 def test_option_string_params_quote_their_paths():
-    """The two params that are whole option strings quote every path inside with shlex.quote."""
+    """The params that are whole option strings quote every path inside with shlex.quote."""
     text = (REPO / "workflows" / "common.smk").read_text() + (REPO / "workflows" / "code.smk").read_text()
     assert 'f"--init {shlex.quote(input.init[0])}"' in text
     assert 'f"--init {shlex.quote(str(input.init))}"' in text
     assert "--trained {shlex.quote(" in text
+    assert 'f"--trunk {shlex.quote(input.trunk)}"' in text
