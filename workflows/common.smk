@@ -4,7 +4,7 @@ import json
 import os
 import shlex
 
-from domains.audio.ssl_methods import PRETRAINED_METHODS
+from domains.audio.ssl_methods import PRETRAINED_METHODS, SSL_DATASETS, run_hparams
 from ssl_core.config import deep_merge, validate_config
 from ssl_core.errors import InputError
 
@@ -154,16 +154,14 @@ def audio_ssl_hparams():
 
 def audio_ssl_features(wildcards):
     """The features file an SSL data set is cut from (ESC-10 from the ESC-50 features)."""
-    source = {"esc10": "esc50", "fsdd": "fsdd"}[wildcards.ssl_dataset]
-    return f"results/audio/features/{source}.npz"
+    return f"results/audio/features/{SSL_DATASETS[wildcards.ssl_dataset]}.npz"
 
 
 def audio_ssl_pretrain_hparams(wildcards):
     """What audio_ssl_pretrain depends on, as JSON: the data set's merged audio.ssl section cut to the keys the trunk
     depends on (domains.audio.ssl_pretrain.trunk_settings), so that a change to the training settings alone does
     not rerun the pretraining."""
-    ssl = config["audio"]["ssl"]
-    merged = deep_merge(ssl, ssl.get("dataset_overrides", {}).get(wildcards.ssl_dataset, {}))
+    merged = run_hparams(config["audio"]["ssl"], wildcards.ssl_dataset)
     keys = ("label_fraction", "val_fraction", "model", "augment", "pretrain")
     cut = {k: merged[k] for k in keys}
     cut[wildcards.ssl_dataset] = {"time_pool": merged[wildcards.ssl_dataset]["time_pool"]}
@@ -173,8 +171,7 @@ def audio_ssl_pretrain_hparams(wildcards):
 def audio_ssl_pretrains(dataset):
     """Whether the SSL data set's methods that use unlabelled clips start from an i-Mix pretrained trunk (its
     merged pretrain.steps > 0)."""
-    ssl = config["audio"]["ssl"]
-    return deep_merge(ssl, ssl.get("dataset_overrides", {}).get(dataset, {}))["pretrain"]["steps"] > 0
+    return run_hparams(config["audio"]["ssl"], dataset)["pretrain"]["steps"] > 0
 
 
 def audio_ssl_trunk(wildcards):

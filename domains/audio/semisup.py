@@ -57,8 +57,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from domains.audio.features import spec_augment
-from domains.audio.ssl_methods import METHODS, PRETRAINED_METHODS, SUPERVISED_METHODS
-from ssl_core.config import deep_merge
+from domains.audio.ssl_methods import METHODS, PRETRAINED_METHODS, SSL_DATASETS, SUPERVISED_METHODS, run_hparams
 from ssl_core.errors import InputError
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 
@@ -71,7 +70,6 @@ from ssl_core.mixup import mix, sample_lambda, sample_permutation
 __all__ = ["METHODS", "PRETRAINED_METHODS", "SSLData", "run_hparams", "needs_trunk", "pool_frames", "load_ssl_data", "split_run",
            "normalise_bands", "SmallCNN", "Augment", "pretrain_imix", "SemiSupervised"]
 
-SSL_DATASETS = {"esc10": "esc50", "fsdd": "fsdd"}  # SSL data set -> features file it is cut from
 
 
 @dataclass
@@ -84,12 +82,6 @@ class SSLData:
     group: np.ndarray
     classes: list[str]
     filenames: np.ndarray
-
-
-def run_hparams(section: dict, dataset: str) -> dict:
-    """The ``audio.ssl`` section with the data set's overrides merged in."""
-    return deep_merge({k: v for k, v in section.items() if k != "dataset_overrides"},
-                      section.get("dataset_overrides", {}).get(dataset, {}))
 
 
 def needs_trunk(method: str, hp: dict[str, Any]) -> bool:

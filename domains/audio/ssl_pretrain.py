@@ -11,7 +11,7 @@ not on the method, so one job pretrains it and ``imix_finetune``, ``mixmatch``, 
 Pretraining clips (``pretrain.pool``), labels never used:
 
 - ``run``: the run's training clips (its labelled and unlabelled clips), as the semi-supervised methods see them.
-- ``source``: every clip of the features file the data set is cut from (for ESC-10 all of ESC-50: 1,600 clips
+- ``source``: every clip of the features file the data set is cut from (for ESC-10 all of ESC-50: 1,570 clips
   instead of 290) except the run's test split (for ESC-10 the whole ESC-50 test fold, all 50 classes) and the run's
   validation clips. Why: contrastive pretraining gains from more unlabelled audio, and unlabelled clips of other
   classes are what a user has in practice. The labelled 10 % and the test clips are the same as with ``run``.
