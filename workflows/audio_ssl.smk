@@ -50,7 +50,7 @@ rule audio_ssl_train:
         trunk=audio_ssl_trunk_arg,
     wildcard_constraints:
         ssl_dataset="esc10|fsdd",
-        ssl_method="supervised_10|supervised_100|imix_finetune|mixmatch|fixmatch|fixmatch_mixup",
+        ssl_method="supervised_10|supervised_100|imix_finetune|mixmatch|fixmatch|fixmatch_mixup|selftrain_mixup",
         fold="[0-5]",
     log:
         "logs/audio/ssl/{ssl_dataset}_{ssl_method}_fold{fold}_seed{seed}.log",

@@ -26,19 +26,21 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import TQDMProgressBar
 from torch.utils.data import DataLoader, TensorDataset
 
 from ssl_core.atomic import atomic_path, write_json
-from ssl_core.config import parse_json_override
+from ssl_core.config import deep_merge, parse_json_override
 from ssl_core.errors import InputError, report_input_errors
 from ssl_core.runtime import set_threads
 from ssl_core.training import CheckpointOnInterrupt, History, RNGState, checkpoint_callbacks, resume_path
 
-from domains.audio.semisup import (METHODS, SSL_DATASETS, SemiSupervised, SSLData, StepLoader,
+from domains.audio.semisup import (METHODS, SELF_TRAINING_METHODS, SSL_DATASETS, SemiSupervised, SSLData, StepLoader,
                                    load_ssl_data, needs_trunk, normalise_bands, run_hparams, split_run)
+from ssl_core.losses import balanced_pseudo_labels
 from domains.audio.ssl_pretrain import load_trunk, trunk_settings
 
 __all__ = ["train_run"]
@@ -70,56 +72,87 @@ def train_run(features: Path, dataset: str, method: str, fold: int, seed: int, h
     mean, std = normalise_bands(data.x, np.concatenate([parts["labelled"], parts["unlabelled"]]))
     x = (torch.from_numpy(data.x) - mean) / std
     y = torch.from_numpy(data.y)
-    module = SemiSupervised(method, hp, len(data.classes), x.shape[1])
-    unl = parts["unlabelled"] if len(parts["unlabelled"]) else parts["labelled"]
-    module.set_data(x[parts["labelled"]], y[parts["labelled"]], x[unl], 1.0 / std.flatten())
-
-    tr = hp["train"]
-    every = min(tr["eval_every"], tr["steps"])
-    epochs = max(1, tr["steps"] // every)
     val_loader = None
     if len(parts["val"]):
         val_loader = DataLoader(TensorDataset(x[parts["val"]], y[parts["val"]]), batch_size=256)
-    ckpt_dir = out / "checkpoints"
-    last, _ = checkpoint_callbacks(ckpt_dir, every_n_epochs=1, monitor_val=False)
-    history = History()
-    callbacks: list[pl.Callback] = [RNGState(), history, last, CheckpointOnInterrupt(ckpt_dir / "last.ckpt")]
-    if progress:
-        callbacks.append(TQDMProgressBar(refresh_rate=max(1, every // 4)))
+    lab, unl = parts["labelled"], parts["unlabelled"] if len(parts["unlabelled"]) else parts["labelled"]
+    extra: dict = {}
+    if method in SELF_TRAINING_METHODS:  # the teacher: supervised_10 itself (same seed, same model), then its labels
+        teacher = SemiSupervised("supervised_10", hp, len(data.classes), x.shape[1])
+        teacher.set_data(x[lab], y[lab], x[unl], 1.0 / std.flatten())
+        teacher_history, _ = _fit(teacher, hp, val_loader, out / "teacher" / "checkpoints", progress)
+        rows, labels = balanced_pseudo_labels(teacher.predict_probs(x[unl]), hp["selftrain"]["fraction"])
+        chosen = torch.from_numpy(unl)[rows]
+        extra = {"teacher_test_error": float((teacher.predict_labels(x[parts["test"]]) != y[parts["test"]]).float().mean()),
+                 "teacher_val_error": _last_val_error(teacher_history), "n_pseudo": int(len(rows)),
+                 "pseudo_label_accuracy": float((labels == y[chosen]).float().mean()) if len(rows) else None}
+        keep = np.ones(len(unl), dtype=bool)
+        keep[rows.numpy()] = False
+        x_lab, y_lab, x_unl = torch.cat([x[lab], x[chosen]]), torch.cat([y[lab], labels]), x[unl[keep]]
+        hp = deep_merge(hp, {"train": {"steps": hp["selftrain"]["steps"]}})  # the student's own training length
+    else:
+        x_lab, y_lab, x_unl = x[lab], y[lab], x[unl]
+    module = SemiSupervised(method, hp, len(data.classes), x.shape[1])
+    module.set_data(x_lab, y_lab, x_unl, 1.0 / std.flatten())
     pretrained = None
     if needs_trunk(method, hp):  # before resuming: a resumed run's checkpoint then replaces these weights
         state, pretrained = load_trunk(Path(trunk), trunk_settings(hp, dataset, fold, seed))
         module.model.features.load_state_dict(state)
-    resume = resume_path(ckpt_dir, dict(module.hparams))
-    trainer = pl.Trainer(max_epochs=epochs, accelerator="cpu", devices=1, logger=False, callbacks=callbacks,
-                         enable_progress_bar=progress, enable_model_summary=False, num_sanity_val_steps=0,
-                         check_val_every_n_epoch=1, enable_checkpointing=True, deterministic=False)
-    start = time.perf_counter()
-    trainer.fit(module, DataLoader(StepLoader(every), batch_size=None), val_loader,
-                ckpt_path=resume)
-    wall = time.perf_counter() - start
+    frame, wall = _fit(module, hp, val_loader, out / "checkpoints", progress)
     pred = module.predict_labels(x[parts["test"]])
     test_error = float((pred != y[parts["test"]]).float().mean())
-    frame = history.frame()
     with atomic_path(out / "history.csv") as tmp:
         frame.to_csv(tmp)
-    val_error = float(frame["val_error"].dropna().iloc[-1]) if "val_error" in frame and frame["val_error"].notna().any() else None
+    val_error = _last_val_error(frame)
     times = module.step_times[5:] or module.step_times
     result = {
         "dataset": dataset, "method": method, "fold": fold, "seed": seed,
         "test_error": test_error, "val_error": val_error,
         "n_labelled": int(len(parts["labelled"])), "n_unlabelled": int(len(parts["unlabelled"])),
         "n_val": int(len(parts["val"])), "n_test": int(len(parts["test"])), "n_classes": len(data.classes),
-        "steps": epochs * every, "step_time_s": float(np.mean(times)) if times else None,
+        "steps": _steps(hp), "step_time_s": float(np.mean(times)) if times else None,
         "train_wall_s": wall, "input_shape": list(x.shape[1:]),
         "pretrain_steps": pretrained["steps"] if pretrained else 0,
         "pretrain_clips": pretrained["n_clips"] if pretrained else 0,
         "pretrain_wall_s": pretrained["wall_s"] if pretrained else 0.0,
         "pretrain_loss_first_last": pretrained["loss_first_last"] if pretrained else None,
         "n_parameters": int(sum(p.numel() for p in module.model.parameters())),
+        **extra,
     }
     write_json(out / "result.json", result)
     return result
+
+
+def _steps(hp: dict) -> int:
+    """Training steps actually run: whole multiples of ``eval_every`` (at least one)."""
+    every = min(hp["train"]["eval_every"], hp["train"]["steps"])
+    return max(1, hp["train"]["steps"] // every) * every
+
+
+def _fit(module: SemiSupervised, hp: dict, val_loader: DataLoader | None, ckpt_dir: Path,
+         progress: bool) -> tuple[pd.DataFrame, float]:
+    """Fit ``module`` for ``train.steps`` steps (validated every ``eval_every``), resuming from ``ckpt_dir/last.ckpt``
+    when it was written with the same hyperparameters; return the history and the wall time of the fit."""
+    every = min(hp["train"]["eval_every"], hp["train"]["steps"])
+    last, _ = checkpoint_callbacks(ckpt_dir, every_n_epochs=1, monitor_val=False)
+    history = History()
+    callbacks: list[pl.Callback] = [RNGState(), history, last, CheckpointOnInterrupt(ckpt_dir / "last.ckpt")]
+    if progress:
+        callbacks.append(TQDMProgressBar(refresh_rate=max(1, every // 4)))
+    resume = resume_path(ckpt_dir, dict(module.hparams))
+    trainer = pl.Trainer(max_epochs=_steps(hp) // every, accelerator="cpu", devices=1, logger=False,
+                         callbacks=callbacks, enable_progress_bar=progress, enable_model_summary=False,
+                         num_sanity_val_steps=0, check_val_every_n_epoch=1, enable_checkpointing=True,
+                         deterministic=False)
+    start = time.perf_counter()
+    trainer.fit(module, DataLoader(StepLoader(every), batch_size=None), val_loader, ckpt_path=resume)
+    return history.frame(), time.perf_counter() - start
+
+
+def _last_val_error(frame: pd.DataFrame) -> float | None:
+    if "val_error" not in frame or not frame["val_error"].notna().any():
+        return None
+    return float(frame["val_error"].dropna().iloc[-1])
 
 
 @report_input_errors

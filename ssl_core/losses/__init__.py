@@ -18,6 +18,7 @@ from ssl_core.losses.mochi import mix_hard_negatives, mochi_loss, mochi_negative
 from ssl_core.losses.multiview import multiview_info_nce
 from ssl_core.losses.regression import c_mixup_partners, c_mixup_probabilities, supremix_loss, supremix_pairs
 from ssl_core.losses.semisup import (
+    balanced_pseudo_labels,
     distribution_alignment,
     fixmatch_loss,
     linear_rampup,
@@ -29,6 +30,7 @@ from ssl_core.losses.semisup import (
 )
 
 __all__ = [
+    "balanced_pseudo_labels",
     "barlow_twins_loss",
     "c_mixup_partners",
     "c_mixup_probabilities",

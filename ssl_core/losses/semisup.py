@@ -7,6 +7,9 @@
   classes); the caller weights ``L_U`` by ``lambda_u * linear_rampup(step)``.
 - :func:`pseudo_labels`: FixMatch's hard pseudo-labels ``argmax p`` and confidence mask ``max p >= tau`` from the
   weakly augmented view (no gradient).
+- :func:`balanced_pseudo_labels`: offline self-training's selection: per predicted class the ``k`` unlabelled
+  samples predicted most confidently, so that a class the teacher over-predicts cannot flood the student's training
+  set (``k = round(fraction * N / C)``).
 - :func:`masked_soft_cross_entropy`: ``1/B sum_i w_i * CE(targets_i, logits_i)``: the FixMatch unlabelled loss
   (one-hot targets, mask weights; the mean is over the whole unlabelled batch, as in the paper, so few confident
   samples mean a small loss) and its mixup variant (mixed soft targets and mixed weights).
@@ -28,7 +31,7 @@ import torch.nn.functional as F
 from ssl_core.losses.infonce import soft_target_cross_entropy
 
 __all__ = ["sharpen", "linear_rampup", "mixmatch_loss", "pseudo_labels", "masked_soft_cross_entropy", "fixmatch_loss",
-           "mixed_pseudo_label_loss", "distribution_alignment"]
+           "mixed_pseudo_label_loss", "distribution_alignment", "balanced_pseudo_labels"]
 
 
 def sharpen(probs: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -75,6 +78,25 @@ def pseudo_labels(logits_weak: torch.Tensor, threshold: float) -> tuple[torch.Te
     probs = torch.softmax(logits_weak.detach(), dim=-1)
     conf, labels = probs.max(dim=-1)
     return labels, (conf >= threshold).to(logits_weak.dtype)
+
+
+def balanced_pseudo_labels(probs: torch.Tensor, fraction: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(rows, labels)``: for each class ``c`` the (at most) ``k = round(fraction * N / C)`` rows of ``probs``
+    ``[N, C]`` whose argmax is ``c`` with the highest ``max p``, most confident first within a class, classes in
+    order; ``labels`` their argmax. Fewer rows for a class the teacher predicts fewer than ``k`` times."""
+    if probs.ndim != 2:
+        raise ValueError(f"probs must be [N, C], got shape {tuple(probs.shape)}")
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"fraction must be in [0, 1], got {fraction}")
+    n, c = probs.shape
+    k = int(round(fraction * n / c))
+    conf, pred = probs.detach().max(dim=1)
+    rows = []
+    for cls in range(c):
+        members = torch.nonzero(pred == cls).flatten()
+        rows.append(members[conf[members].argsort(descending=True, stable=True)][:k])
+    rows_t = torch.cat(rows) if rows else torch.zeros(0, dtype=torch.long)
+    return rows_t, pred[rows_t]
 
 
 def masked_soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

@@ -17,11 +17,13 @@ from domains.audio.ssl_pretrain import pretrain_run
 from domains.audio.ssl_train import train_run
 from ssl_core.config import DEFAULT_CONFIG, deep_merge, load_config
 from ssl_core.errors import InputError
+from ssl_core.losses import mixup_cross_entropy
+from ssl_core.mixup import mix, sample_lambda, sample_permutation
 from ssl_core.training import drop_stale_checkpoint
 from tests.audio.conftest import esc_subset, fsdd_subset
 
 TINY = {"model": {"channels": [4, 8]}, "train": {"steps": 4, "batch_size": 4, "unlabeled_batch": 8, "eval_every": 2},
-        "mixmatch": {"rampup_steps": 2}, "pretrain": {"steps": 2, "batch_size": 4}}
+        "mixmatch": {"rampup_steps": 2}, "pretrain": {"steps": 2, "batch_size": 4}, "selftrain": {"steps": 4}}
 
 
 def tiny_hp(dataset: str = "fsdd") -> dict:
@@ -137,7 +139,7 @@ def fsdd_features(tmp_path_factory, audio_mirror):
     return out
 
 
-@pytest.mark.parametrize("method", ["supervised_10", "imix_finetune", "mixmatch", "fixmatch_mixup"])
+@pytest.mark.parametrize("method", ["supervised_10", "imix_finetune", "mixmatch", "fixmatch_mixup", "selftrain_mixup"])
 def test_tiny_real_run_writes_result_and_resumes(tmp_path, fsdd_features, method):
     hp = tiny_hp()
     trunk = None
@@ -176,11 +178,17 @@ def test_esc10_from_esc50_features(tmp_path, audio_mirror):
 def test_summarise_means_and_paper_rows():
     runs = [{"dataset": "esc10", "method": m, "fold": f, "seed": 0, "test_error": e, "val_error": None,
              "n_labelled": 30, "n_unlabelled": 260, "n_test": 80, "step_time_s": 0.1, "steps": 10}
-            for m, errs in (("supervised_10", (0.5, 0.3)), ("fixmatch", (0.2, 0.4))) for f, e in zip((1, 2), errs)]
+            for m, errs in (("supervised_10", (0.5, 0.3)), ("fixmatch", (0.2, 0.4)), ("selftrain_mixup", (0.6, 0.3)))
+            for f, e in zip((1, 2), errs)]
     m = summarise("esc10", runs)
     assert m["error_rate"]["supervised_10"]["mean"] == pytest.approx(0.4)
     assert m["error_rate"]["fixmatch"]["std"] == pytest.approx(0.1)
-    assert m["beats_supervised_10"] == {"fixmatch": True}
+    assert m["beats_supervised_10"] == {"fixmatch": True, "selftrain_mixup": False}
+    paired = m["minus_supervised_10"]
+    assert paired["fixmatch"]["mean"] == pytest.approx(-0.1) and paired["fixmatch"]["se"] == pytest.approx(0.2)
+    assert (paired["fixmatch"]["better"], paired["fixmatch"]["worse"]) == (1, 1)
+    assert (paired["selftrain_mixup"]["better"], paired["selftrain_mixup"]["worse"]) == (0, 1)  # a tie is neither
+    assert "supervised_10" not in paired
     paper = [r for r in m["table_rows"] if "(paper)" in r["method"]]
     assert {r["method"]: r["value"] for r in paper} == {"ReMixMatch (paper)": 0.12, "FixMatch (paper)": 0.1333}
     with pytest.raises(InputError):
@@ -296,3 +304,49 @@ def test_imix_finetune_without_pretraining_is_an_error(tmp_path, fsdd_features):
     with pytest.raises(InputError, match="imix_finetune needs audio.ssl.pretrain.steps"):
         train_run(fsdd_features, "fsdd", "imix_finetune", 0, 0, hp, tmp_path / "run", progress=False)
     assert not (tmp_path / "run" / "result.json").exists()
+
+
+def test_selftrain_student_step_is_mixup_cross_entropy_on_both_labels():
+    torch.manual_seed(0)
+    hp = deep_merge(tiny_hp(), {"model": {"dropout": 0.0}})
+    module = SemiSupervised("selftrain_mixup", hp, n_classes=3, n_mels=8)
+    module.eval()  # BN running statistics: the two forward passes below see the same model
+    aug = Augment(hp["augment"], module.gain_scale)
+    x, y = torch.randn(6, 8, 16), torch.tensor([0, 1, 2, 0, 1, 2])
+    torch.manual_seed(5)
+    loss = module._selftrain_mixup(aug, x, y)
+    torch.manual_seed(5)
+    lam, perm = sample_lambda(6, hp["selftrain"]["mixup_alpha"]), sample_permutation(6)
+    expected = mixup_cross_entropy(module(mix(aug.weak(x), lam, perm)), y, y[perm], lam)
+    assert torch.allclose(loss, expected) and not torch.allclose(lam, torch.ones(6))
+
+
+def test_selftrain_teacher_is_supervised_10_and_the_student_learns_its_balanced_pseudo_labels(tmp_path, fsdd_features,
+                                                                                             monkeypatch):
+    hp = deep_merge(tiny_hp(), {"selftrain": {"fraction": 0.5, "steps": 6}})
+    calls = []
+    real_set_data = SemiSupervised.set_data
+
+    def spy(self, x_lab, y_lab, x_unl, gain_scale):
+        calls.append((self.method, x_lab, y_lab, x_unl))
+        real_set_data(self, x_lab, y_lab, x_unl, gain_scale)
+
+    monkeypatch.setattr(SemiSupervised, "set_data", spy)
+    sup = train_run(fsdd_features, "fsdd", "supervised_10", 0, 0, hp, tmp_path / "sup", progress=False)
+    st = train_run(fsdd_features, "fsdd", "selftrain_mixup", 0, 0, hp, tmp_path / "st", progress=False)
+    assert st["teacher_test_error"] == sup["test_error"] and st["teacher_val_error"] == sup["val_error"]
+    assert sup["steps"] == 4 and st["steps"] == 6  # the teacher trains as supervised_10, the student selftrain.steps
+    (_, sup_x, sup_y, _), (t_method, t_x, t_y, t_unl), (s_method, s_x, s_y, s_unl) = calls
+    assert t_method == "supervised_10" and torch.equal(t_x, sup_x) and torch.equal(t_y, sup_y)
+    n_lab, n_unl, k = len(t_x), len(t_unl), round(0.5 * len(t_unl) / 10)
+    assert s_method == "selftrain_mixup" and st["n_pseudo"] == len(s_x) - n_lab > 0
+    assert torch.equal(s_x[:n_lab], t_x) and torch.equal(s_y[:n_lab], t_y)  # the labelled clips keep their labels
+    assert int(torch.bincount(s_y[n_lab:], minlength=10).max()) <= k  # at most k per predicted class
+    assert len(s_unl) == n_unl - st["n_pseudo"]  # the selected clips leave the unlabelled pool
+    pseudo_rows = [int(torch.nonzero((t_unl == row).all(dim=2).all(dim=1)).flatten()[0]) for row in s_x[n_lab:]]
+    assert len(set(pseudo_rows)) == st["n_pseudo"]  # distinct unlabelled clips
+    assert (tmp_path / "st" / "teacher" / "checkpoints" / "last.ckpt").is_file()
+    teacher = SemiSupervised.load_from_checkpoint(tmp_path / "st" / "teacher" / "checkpoints" / "last.ckpt")
+    real_set_data(teacher, t_x, t_y, t_unl, torch.ones(t_x.shape[1]))
+    assert torch.equal(teacher.predict_labels(s_x[n_lab:]), s_y[n_lab:])  # the teacher's own labels
+    assert 0 <= st["pseudo_label_accuracy"] <= 1

@@ -54,7 +54,7 @@ def test_dry_run_default_audio_config(tmp_path):
     for rule in ("audio_fetch", "audio_prepare", "audio_ssl_pretrain", "audio_ssl_train", "audio_ssl_evaluate",
                  "audio_ssl_figures", "audio_table"):
         assert rule in out
-    # 6 methods x 5 ESC-10 folds x 3 seeds + 5 methods (no imix_finetune: FSDD does not pretrain) x 3 FSDD seeds
-    assert any(line.split()[:2] == ["audio_ssl_train", "105"] for line in out.splitlines())
+    # 7 methods x 5 ESC-10 folds x 3 seeds + 6 methods (no imix_finetune: FSDD does not pretrain) x 3 FSDD seeds
+    assert any(line.split()[:2] == ["audio_ssl_train", "123"] for line in out.splitlines())
     # one pretraining per ESC-10 fold and seed, shared by the four methods that use it; none for FSDD
     assert any(line.split()[:2] == ["audio_ssl_pretrain", "15"] for line in out.splitlines())

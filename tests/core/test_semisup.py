@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from ssl_core.losses import (
+    balanced_pseudo_labels,
     distribution_alignment,
     fixmatch_loss,
     linear_rampup,
@@ -215,3 +216,37 @@ def test_distribution_alignment_identity_and_shift_towards_underpredicted_class(
     with pytest.raises(ValueError):
         distribution_alignment(probs, uniform[:2], uniform)
 
+
+
+def balanced_pseudo_labels_ref(probs: list[list[float]], fraction: float) -> list[tuple[int, int]]:
+    """Loop reference: per class, the rows predicted as that class sorted by confidence, the first k."""
+    k = int(round(fraction * len(probs) / len(probs[0])))
+    out = []
+    for c in range(len(probs[0])):
+        members = [(max(row), i) for i, row in enumerate(probs) if row.index(max(row)) == c]
+        members.sort(key=lambda t: -t[0])
+        out.extend((i, c) for _, i in members[:k])
+    return out
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.3, 0.5, 1.0])
+def test_balanced_pseudo_labels_match_loop_reference(fraction):
+    g = torch.Generator().manual_seed(3)
+    # a skewed teacher: class 0 predicted far more often than the others
+    probs = torch.softmax(torch.randn(40, 4, generator=g, dtype=torch.float64) + torch.tensor([1.5, 0, 0, -1.0],
+                                                                                               dtype=torch.float64), 1)
+    rows, labels = balanced_pseudo_labels(probs, fraction)
+    expected = balanced_pseudo_labels_ref(probs.tolist(), fraction)
+    assert list(zip(rows.tolist(), labels.tolist())) == expected
+    counts = torch.bincount(labels, minlength=4)
+    assert int(counts.max()) <= round(fraction * 40 / 4)  # no class floods the selection
+
+
+def test_balanced_pseudo_labels_takes_the_most_confident_and_refuses_bad_input():
+    probs = torch.tensor([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8], [0.45, 0.55], [0.99, 0.01], [0.3, 0.7]])
+    rows, labels = balanced_pseudo_labels(probs, 1 / 3)  # k = 1 per class
+    assert rows.tolist() == [4, 2] and labels.tolist() == [0, 1]
+    with pytest.raises(ValueError, match="fraction"):
+        balanced_pseudo_labels(probs, 1.5)
+    with pytest.raises(ValueError, match=r"\[N, C\]"):
+        balanced_pseudo_labels(probs[0], 0.5)
