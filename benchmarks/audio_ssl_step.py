@@ -10,7 +10,8 @@ no-gradient forward of the weak views through the EMA model, with ``train.bn_bat
 passes); every step ends with the EMA update. The ``i-Mix pretrain`` row times one step of
 :func:`domains.audio.semisup.pretrain_imix` (``audio.ssl.pretrain.batch_size`` clips, two strong views), run
 ``pretrain.steps`` times once per test fold and seed (``domains.audio.ssl_pretrain``; the methods that use unlabelled
-clips share the trunk). Wall and CPU (process) time per step are reported; the
+clips share the trunk). ``selftrain_mixup``'s step is its student's (mixup on labelled + pseudo-labelled clips); its
+estimate adds the teacher's ``train.steps`` at the supervised step time. Wall and CPU (process) time per step are reported; the
 machine is shared, so CPU time is the fair comparison. Also printed: the estimated wall time of the default
 configuration's SSL part (steps x step time x runs), single job.
 """
@@ -28,8 +29,8 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 
-from domains.audio.semisup import (METHODS, PRETRAINED_METHODS, Augment, SmallCNN, SemiSupervised,  # noqa: E402
-                                   pretrain_imix, run_hparams)
+from domains.audio.semisup import (METHODS, PRETRAINED_METHODS, SELF_TRAINING_METHODS, Augment,  # noqa: E402
+                                   SmallCNN, SemiSupervised, pretrain_imix, run_hparams)
 from ssl_core.config import DEFAULT_CONFIG, load_config  # noqa: E402
 from ssl_core.runtime import set_threads  # noqa: E402
 
@@ -48,6 +49,7 @@ def main() -> None:
     for ds, (mels, frames, n_classes, n_lab, n_unl) in SHAPES.items():
         hp = run_hparams(section, ds)
         runs = len(hp[ds]["folds"]) * len(hp[ds]["seeds"])
+        sup_wall = 0.0
         for method in METHODS:
             torch.manual_seed(0)
             module = SemiSupervised(method, hp, n_classes, mels)
@@ -68,6 +70,10 @@ def main() -> None:
             wall = (time.perf_counter() - w) / args.steps
             cpu = (time.process_time() - c) / args.steps
             est = wall * hp["train"]["steps"] * runs / 60
+            if method in SELF_TRAINING_METHODS:  # the student's steps, plus its teacher (a supervised_10 run)
+                est = (wall * hp["selftrain"]["steps"] + sup_wall * hp["train"]["steps"]) * runs / 60
+            if method == "supervised_10":
+                sup_wall = wall
             total += est
             print(f"{ds:8} {method:15} {1000 * wall:12.1f} {1000 * cpu:11.1f} {runs:5d} {est:8.1f}")
         pt = hp["pretrain"]
