@@ -1,5 +1,7 @@
 """SSL error bars: test error rate per method and data set (mean +- std over runs, each run a dot), the paper's
-ESC-10 figures as diamonds, and the supervised-10 % level as a dashed line.
+ESC-10 figures as diamonds, and the supervised-10 % level as a dashed line. Above each bar: the mean and, for the
+methods compared with supervised 10 %, the paired difference to it (mean +- standard error over the same folds and
+seeds, points; negative = fewer errors).
 
     python -m domains.audio.ssl_figures --metrics results/audio/ssl/esc10/metrics.json ... --out ssl_error_rates.png
 """
@@ -22,19 +24,28 @@ NAMES = {"esc10": "ESC-10 (5-fold CV)", "fsdd": "FSDD (upstream split)"}
 
 def plot(metrics: list[dict], dest: Path) -> None:
     apply_style()
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 4.2), squeeze=False)
+    bars = max([len(m["error_rate"]) + len(m.get("paper", {}).get("error_rate", {})) for m in metrics] or [1])
+    width = max(5.2, 0.62 * bars + 1.5)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(width * len(metrics), 4.4), squeeze=False)
     for ax, m in zip(axes[0], metrics):
         methods = list(m["error_rate"])
         paper = m.get("paper", {}).get("error_rate", {})
         labels = [LABELS[k] for k in methods] + [f"{LABELS[k]}\n(paper)" for k in paper]
+        tops: list[float] = []
         for i, k in enumerate(methods):
             e = m["error_rate"][k]
             colour = PALETTE[1] if k.startswith("supervised") else PALETTE[0]
             ax.bar(i, 100 * e["mean"], yerr=100 * e["std"], color=colour, alpha=0.75, capsize=4, width=0.65)
             runs = [100 * r["test_error"] for r in e["per_run"]]
             ax.scatter(np.full(len(runs), i) + np.linspace(-0.15, 0.15, len(runs)), runs, s=12, color="black", zorder=3)
-            ax.annotate(f"{100 * e['mean']:.1f}", (i, 100 * (e["mean"] + e["std"])), ha="center", va="bottom",
-                        fontsize=8, xytext=(0, 2), textcoords="offset points")
+            text = f"{100 * e['mean']:.1f}"
+            d = m.get("minus_supervised_10", {}).get(k)
+            if d and d["se"] is not None:  # the paired difference to supervised 10 % (same folds and seeds)
+                text += f"\n{100 * d['mean']:+.1f}\u00b1{100 * d['se']:.1f}"
+            top = max([100 * (e["mean"] + e["std"]), *runs])  # above the error bar and every run's dot
+            tops.append(top)
+            ax.annotate(text, (i, top), ha="center", va="bottom", fontsize=7, xytext=(0, 3), textcoords="offset points",
+                        bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85})
         for j, (k, v) in enumerate(paper.items()):
             x = len(methods) + j
             ax.scatter([x], [100 * v], marker="D", s=50, color=PALETTE[2], zorder=3)
@@ -42,6 +53,8 @@ def plot(metrics: list[dict], dest: Path) -> None:
                         textcoords="offset points")
         if "supervised_10" in m["error_rate"]:
             ax.axhline(100 * m["error_rate"]["supervised_10"]["mean"], color=PALETTE[1], ls="--", lw=1)
+        if tops:
+            ax.set_ylim(0, 1.18 * max(tops))  # room for the labels above the highest bar
         ax.set_xticks(range(len(labels)), labels, rotation=35, ha="right", fontsize=8)
         ax.set_ylabel("test error rate (%)")
         n = next(iter(m["error_rate"].values()))["n_runs"] if m["error_rate"] else 0

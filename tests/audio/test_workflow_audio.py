@@ -1,4 +1,4 @@
-"""The audio workflow as a user runs it (FSDD only, tiny SSL config, two methods): fetch from the mirror, prepare, every SSL
+"""The audio workflow as a user runs it (FSDD only, tiny SSL config, three methods): fetch from the mirror, prepare, every SSL
 method, metrics, figure and table; then an up-to-date rerun; and a dry run of the default config."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ def _config(tmp_path):
     cfg.write_text(yaml.safe_dump({"domains": ["audio"], "audio": {
         "data": {"datasets": ["fsdd"]},
         "clap": {"enabled": False},
-        "ssl": {**TINY, "datasets": ["fsdd"], "methods": ["supervised_10", "fixmatch_mixup"],
+        "ssl": {**TINY, "datasets": ["fsdd"], "methods": ["supervised_10", "fixmatch_mixup", "selftrain_mixup"],
                 "fsdd": {"folds": [0], "seeds": [0], "time_pool": 1},
                 "dataset_overrides": {"fsdd": {"pretrain": {"steps": 2}}}}}}))  # FSDD's default does not pretrain
     return cfg
@@ -36,7 +36,11 @@ def test_audio_tiny_run_end_to_end(tmp_path, audio_mirror):
     trained = json.loads((tmp_path / "results/audio/ssl/fsdd/fixmatch_mixup/fold0_seed0/result.json").read_text())
     assert pretrain["steps"] == trained["pretrain_steps"] == 2  # FixMatch + mixup started from the shared trunk
     m = json.loads((tmp_path / "results/audio/ssl/fsdd/metrics.json").read_text())
-    assert set(m["error_rate"]) == {"supervised_10", "fixmatch_mixup"}
+    assert set(m["error_rate"]) == {"supervised_10", "fixmatch_mixup", "selftrain_mixup"}
+    selftrained = json.loads((tmp_path / "results/audio/ssl/fsdd/selftrain_mixup/fold0_seed0/result.json").read_text())
+    assert selftrained["teacher_test_error"] == m["error_rate"]["supervised_10"]["mean"]  # its teacher is that run
+    assert selftrained["n_pseudo"] > 0 and selftrained["pretrain_steps"] == 0  # pseudo-labels, no i-Mix trunk
+    assert set(m["minus_supervised_10"]) == {"fixmatch_mixup", "selftrain_mixup"}
     for e in m["error_rate"].values():
         assert 0 <= e["mean"] <= 1 and e["n_runs"] == 1 and e["n_test"] == 300
     rows = list(csv.DictReader((tmp_path / "results/audio/table.tsv").open(), delimiter="\t"))
