@@ -1,5 +1,5 @@
 """Semi-supervised audio classification on precomputed log-mels: data splits, augmentations, the CNN, and one
-Lightning module for the five methods.
+Lightning module for every method.
 
 Methods (``audio.ssl.methods``):
 

@@ -15,8 +15,14 @@ refused if it was made with other settings). The reported model is the **last st
 ``train.ema_decay > 0`` the EMA of the weights at the last step; with ``train.precise_bn`` its BN statistics recomputed on the clean
 training clips); the validation error per ``eval_every`` steps is in ``history.csv``.
 
-Outputs in ``--out``: ``result.json`` (test and validation error, split sizes, mean training step time),
-``history.csv``, ``checkpoints/last.ckpt`` (a rerun resumes from it).
+``selftrain_mixup`` first trains its teacher exactly as ``supervised_10`` (same seed: the same model), keeps the
+teacher's most confident pseudo-labels per class (``selftrain.fraction``) and trains the student on labelled +
+pseudo-labelled clips for ``selftrain.steps``; the student is the reported model.
+
+Outputs in ``--out``: ``result.json`` (test and validation error, split sizes, mean training step time;
+``selftrain_mixup``: also the teacher's errors, ``n_pseudo`` and ``pseudo_label_accuracy``, measured with the hidden
+labels), ``history.csv``, ``checkpoints/last.ckpt`` (a rerun resumes from it; ``selftrain_mixup``: also
+``teacher/checkpoints/last.ckpt``).
 """
 
 from __future__ import annotations
