@@ -20,7 +20,7 @@ teacher's most confident pseudo-labels per class (``selftrain.fraction``) and tr
 pseudo-labelled clips for ``selftrain.steps``; the student is the reported model.
 
 Outputs in ``--out``: ``result.json`` (test and validation error, split sizes, mean training step time;
-``selftrain_mixup``: also the teacher's errors, ``n_pseudo`` and ``pseudo_label_accuracy``, measured with the hidden
+``selftrain_mixup``: also the teacher's errors and fit time, ``n_pseudo`` and ``pseudo_label_accuracy``, measured with the hidden
 labels), ``history.csv``, ``checkpoints/last.ckpt`` (a rerun resumes from it; ``selftrain_mixup``: also
 ``teacher/checkpoints/last.ckpt``).
 """
@@ -41,12 +41,12 @@ from torch.utils.data import DataLoader, TensorDataset
 from ssl_core.atomic import atomic_path, write_json
 from ssl_core.config import deep_merge, parse_json_override
 from ssl_core.errors import InputError, report_input_errors
+from ssl_core.losses import balanced_pseudo_labels
 from ssl_core.runtime import set_threads
 from ssl_core.training import CheckpointOnInterrupt, History, RNGState, checkpoint_callbacks, resume_path
 
 from domains.audio.semisup import (METHODS, SELF_TRAINING_METHODS, SSL_DATASETS, SemiSupervised, SSLData, StepLoader,
                                    load_ssl_data, needs_trunk, normalise_bands, run_hparams, split_run)
-from ssl_core.losses import balanced_pseudo_labels
 from domains.audio.ssl_pretrain import load_trunk, trunk_settings
 
 __all__ = ["train_run"]
@@ -86,11 +86,12 @@ def train_run(features: Path, dataset: str, method: str, fold: int, seed: int, h
     if method in SELF_TRAINING_METHODS:  # the teacher: supervised_10 itself (same seed, same model), then its labels
         teacher = SemiSupervised("supervised_10", hp, len(data.classes), x.shape[1])
         teacher.set_data(x[lab], y[lab], x[unl], 1.0 / std.flatten())
-        teacher_history, _ = _fit(teacher, hp, val_loader, out / "teacher" / "checkpoints", progress)
+        teacher_history, teacher_wall = _fit(teacher, hp, val_loader, out / "teacher" / "checkpoints", progress)
         rows, labels = balanced_pseudo_labels(teacher.predict_probs(x[unl]), hp["selftrain"]["fraction"])
         chosen = torch.from_numpy(unl)[rows]
         extra = {"teacher_test_error": float((teacher.predict_labels(x[parts["test"]]) != y[parts["test"]]).float().mean()),
-                 "teacher_val_error": _last_val_error(teacher_history), "n_pseudo": int(len(rows)),
+                 "teacher_val_error": _last_val_error(teacher_history), "teacher_wall_s": teacher_wall,
+                 "n_pseudo": int(len(rows)),
                  "pseudo_label_accuracy": float((labels == y[chosen]).float().mean()) if len(rows) else None}
         keep = np.ones(len(unl), dtype=bool)
         keep[rows.numpy()] = False

@@ -349,4 +349,4 @@ def test_selftrain_teacher_is_supervised_10_and_the_student_learns_its_balanced_
     teacher = SemiSupervised.load_from_checkpoint(tmp_path / "st" / "teacher" / "checkpoints" / "last.ckpt")
     real_set_data(teacher, t_x, t_y, t_unl, torch.ones(t_x.shape[1]))
     assert torch.equal(teacher.predict_labels(s_x[n_lab:]), s_y[n_lab:])  # the teacher's own labels
-    assert 0 <= st["pseudo_label_accuracy"] <= 1
+    assert 0 <= st["pseudo_label_accuracy"] <= 1 and st["teacher_wall_s"] > 0
