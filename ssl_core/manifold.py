@@ -12,7 +12,7 @@ embeddings along the great circle (slerp), so mixed embeddings stay on the hyper
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F

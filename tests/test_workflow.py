@@ -5,13 +5,10 @@ from __future__ import annotations
 import csv
 import json
 import os
-import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
 
 from tests.conftest import REPO

@@ -20,7 +20,6 @@ from pathlib import Path
 import anndata as ad
 import numpy as np
 import pandas as pd
-import torch
 
 from domains.genomics.hparams import resolve_hparams
 from domains.genomics.model import embed_sequences, load_encoder

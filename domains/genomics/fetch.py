@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ssl_core.atomic import atomic_path, write_json
 from ssl_core.errors import report_input_errors
-from ssl_core.fetch import FetchError, Source, fetch_file, load_sources, mirror_from_env
+from ssl_core.fetch import Source, fetch_file, load_sources, mirror_from_env
 
 SOURCES = Path(__file__).with_name("sources.tsv")
 DATASET = "genomes"

@@ -15,7 +15,6 @@ import numpy as np
 import torch
 from torch import nn
 from transformers import BertConfig, BertModel
-from transformers.masking_utils import create_bidirectional_mask
 
 from ssl_core.mixup import mix
 

@@ -20,7 +20,6 @@ import argparse
 import sys
 import dataclasses
 import json
-import shutil
 import time
 from pathlib import Path
 from typing import Any

@@ -11,7 +11,6 @@ import pytest
 
 from domains.genomics.preprocess import contigs, preprocess
 from domains.genomics.samples import read_sample_sheet
-from ssl_core.errors import InputError
 from tests.conftest import REPO
 from tests.genomics.conftest import hparams_json, tiny_hp, write_fasta
 

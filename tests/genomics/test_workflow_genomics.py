@@ -8,7 +8,6 @@ import shutil
 import pytest
 import yaml
 
-from tests.conftest import REPO
 from tests.genomics.conftest import TINY
 from tests.test_workflow import _snakemake
 
