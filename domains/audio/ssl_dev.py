@@ -29,6 +29,7 @@ from ssl_core.config import DEFAULT_CONFIG, parse_json_override, resolve_section
 from ssl_core.errors import InputError, report_input_errors
 
 from domains.audio.semisup import METHODS, SSLData, needs_trunk, pool_frames, run_hparams
+from domains.audio.ssl_evaluate import paired_differences as evaluate_paired_differences
 from domains.audio.ssl_pretrain import load_trunk, pretrain_run, trunk_settings
 from domains.audio.ssl_train import train_run
 
@@ -60,18 +61,8 @@ def heldout_class_groups(features: Path, time_pool: int, n_groups: int = 4, seed
 
 
 def paired_differences(runs: list[dict], reference: str = "supervised_10") -> dict[str, dict[str, float]]:
-    """Per method: mean test error, and its mean difference to ``reference`` on the same (group, fold, seed) with
-    the standard error of that mean (NaN with fewer than two pairs)."""
-    ref = {(r["group"], r["fold"], r["seed"]): r["test_error"] for r in runs if r["method"] == reference}
-    out = {}
-    for method in dict.fromkeys(r["method"] for r in runs):
-        errs = [r["test_error"] for r in runs if r["method"] == method]
-        diffs = [r["test_error"] - ref[k] for r in runs if r["method"] == method
-                 and (k := (r["group"], r["fold"], r["seed"])) in ref]
-        se = float(np.std(diffs, ddof=1) / np.sqrt(len(diffs))) if len(diffs) > 1 else float("nan")
-        out[method] = {"n": len(errs), "test_error": float(np.mean(errs)),
-                       "diff": float(np.mean(diffs)) if diffs else float("nan"), "diff_se": se, "n_pairs": len(diffs)}
-    return out
+    """:func:`domains.audio.ssl_evaluate.paired_differences` paired on the same (group, fold, seed)."""
+    return evaluate_paired_differences(runs, ("group", "fold", "seed"), reference)
 
 
 def _ints(text: str) -> list[int]:

@@ -72,19 +72,32 @@ def summarise(dataset: str, results: list[dict]) -> dict:
     return out
 
 
-def paired_minus_supervised_10(error_rate: dict) -> dict:
-    """Per method: test error minus supervised_10's on the same fold and seed (the same labelled clips and test
-    clips), mean and standard error over the pairs, and how many pairs are better / worse. Why: the spread between
-    folds is several times the differences between methods, so only the paired difference can show one."""
-    ref = {(r["fold"], r["seed"]): r["test_error"] for r in error_rate["supervised_10"]["per_run"]}
+def paired_differences(runs: list[dict], keys: tuple[str, ...] = ("fold", "seed"),
+                       reference: str = "supervised_10") -> dict[str, dict]:
+    """Per method of ``runs`` (dicts with ``method``, ``test_error`` and ``keys``): its runs ``n`` and mean
+    ``test_error``, and its test error minus ``reference``'s on the same ``keys`` (the same labelled and test clips):
+    mean ``diff``, standard error ``diff_se`` (NaN with fewer than two pairs), ``n_pairs``, and how many pairs are
+    ``better`` / ``worse``. Why: the spread between folds is several times the differences between methods, so only
+    the paired difference can show one."""
+    ref = {tuple(r[k] for k in keys): r["test_error"] for r in runs if r["method"] == reference}
     out = {}
-    for method, e in error_rate.items():
-        d = np.array([r["test_error"] - ref[(r["fold"], r["seed"])] for r in e["per_run"]
-                      if (r["fold"], r["seed"]) in ref and method != "supervised_10"])
-        if len(d):
-            out[method] = {"mean": float(d.mean()), "se": float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else None,
-                           "n_pairs": int(len(d)), "better": int((d < 0).sum()), "worse": int((d > 0).sum())}
+    for method in dict.fromkeys(r["method"] for r in runs):
+        mine = [r for r in runs if r["method"] == method]
+        d = np.array([r["test_error"] - ref[k] for r in mine if (k := tuple(r[k] for k in keys)) in ref])
+        out[method] = {"n": len(mine), "test_error": float(np.mean([r["test_error"] for r in mine])),
+                       "diff": float(d.mean()) if len(d) else float("nan"),
+                       "diff_se": float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan"),
+                       "n_pairs": int(len(d)), "better": int((d < 0).sum()), "worse": int((d > 0).sum())}
     return out
+
+
+def paired_minus_supervised_10(error_rate: dict) -> dict:
+    """``metrics.json``'s ``minus_supervised_10``: :func:`paired_differences` over the fold and seed of every method
+    with at least one pair (``mean``, ``se``: None with one pair, ``n_pairs``, ``better``, ``worse``)."""
+    runs = [{"method": m, **r} for m, e in error_rate.items() for r in e["per_run"]]
+    return {m: {"mean": d["diff"], "se": d["diff_se"] if d["n_pairs"] > 1 else None, "n_pairs": d["n_pairs"],
+                "better": d["better"], "worse": d["worse"]}
+            for m, d in paired_differences(runs).items() if m != "supervised_10" and d["n_pairs"]}
 
 
 @report_input_errors
