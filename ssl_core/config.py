@@ -18,8 +18,7 @@ import yaml
 from ssl_core.errors import InputError
 
 __all__ = ["REPO_ROOT", "SCHEMA_PATH", "DEFAULT_CONFIG", "deep_merge", "validate_config", "load_config",
-           "resolve_section",
-           "parse_json_override"]
+           "section_for", "resolve_section", "parse_json_override"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_PATH = REPO_ROOT / "config" / "config.schema.yaml"
@@ -83,20 +82,33 @@ def parse_json_override(text: str, option: str = "--hparams") -> dict[str, Any]:
     return override
 
 
-def resolve_section(
-    keys: tuple[str, ...], config_paths: list[Path] | None, hparams_json: str | None
-) -> dict[str, Any]:
-    """One config section as a stage sees it, e.g. ``("audio", "clap")``: the section of the config files
-    (config/config.yaml by default) with the stage's ``--hparams`` JSON merged on top, the whole config validated
-    again after the merge so a bad override fails like a bad config file."""
-    config = load_config(config_paths or [DEFAULT_CONFIG])
-    section = config
+def section_for(config: Mapping[str, Any], keys: tuple[str, ...], dataset: str | None = None) -> dict[str, Any]:
+    """The config section at ``keys`` (e.g. ``("audio", "semisup")``) as one stage run sees it. With ``dataset``,
+    the section's ``dataset_overrides[dataset]`` is merged in and ``dataset_overrides`` dropped. The workflow
+    builds each job's ``--hparams`` with this function and the stage resolves its section with it again, so both
+    see the same values."""
+    section: Any = config
     for key in keys:
         section = section[key]
-    section = dict(section)
+    section = copy.deepcopy(dict(section))
+    if dataset is not None and "dataset_overrides" in section:
+        section = deep_merge(section, section.pop("dataset_overrides").get(dataset, {}))
+    return section
+
+
+def resolve_section(keys: tuple[str, ...], config_paths: list[Path] | None, hparams_json: str | None,
+                    dataset: str | None = None) -> dict[str, Any]:
+    """The one way a stage reads its configuration: config/config.yaml (every key with its default), then the
+    files in ``config_paths`` merged over it, validated; the section at ``keys`` for ``dataset``
+    (:func:`section_for`); then the stage's ``--hparams`` JSON merged on top and the whole config validated again,
+    so a bad override fails like a bad config file. Stage code reads keys with ``[]``, never ``.get()``
+    defaults: every key exists in config.yaml."""
+    paths = [DEFAULT_CONFIG] + [p for p in (config_paths or []) if Path(p).resolve() != DEFAULT_CONFIG]
+    config = load_config(paths)
+    section = section_for(config, keys, dataset)
     if hparams_json:
         section = deep_merge(section, parse_json_override(hparams_json))
-        merged = section
+        merged: Any = section if dataset is None else {**section, "dataset_overrides": {}}
         for depth in range(len(keys) - 1, -1, -1):
             parent = config
             for key in keys[:depth]:

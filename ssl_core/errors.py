@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from typing import TypeVar
 
-__all__ = ["InputError", "report_input_errors"]
+__all__ = ["InputError", "TrainingInterrupted", "report_input_errors"]
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -20,8 +20,14 @@ class InputError(Exception):
     """
 
 
+class TrainingInterrupted(Exception):
+    """Training stopped before its last epoch (SIGTERM, Ctrl-C): no result is written, the checkpoint is kept and
+    a rerun of the same command resumes."""
+
+
 def report_input_errors(main: F) -> F:
-    """Decorator for CLI entry points: an :class:`InputError` becomes ``error: <message>`` and exit status 2.
+    """Decorator for CLI entry points: an :class:`InputError` becomes ``error: <message>`` and exit status 2; a
+    :class:`TrainingInterrupted` becomes ``interrupted: <message>`` and exit status 143 (as a SIGTERM'd process).
 
     Anything else is a bug and keeps its traceback.
     """
@@ -33,5 +39,8 @@ def report_input_errors(main: F) -> F:
         except InputError as exc:
             print(f"error: {exc}", file=sys.stderr)
             raise SystemExit(2) from None
+        except TrainingInterrupted as exc:
+            print(f"interrupted: {exc}", file=sys.stderr)
+            raise SystemExit(143) from None
 
     return wrapper  # type: ignore[return-value]

@@ -40,7 +40,7 @@ rule audio_prepare:
     output:
         "results/audio/features/{dataset}.npz",
     params:
-        hparams=audio_data_hparams(),
+        hparams=hparams("audio", "data"),
     wildcard_constraints:
         dataset="esc50|fsdd",
     log:

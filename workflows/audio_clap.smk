@@ -19,7 +19,7 @@ rule audio_clap_captions:
     output:
         "results/audio/clap/captions.pt",
     params:
-        hparams=audio_clap_hparams(),
+        hparams=hparams("audio", "clap"),
     log:
         "logs/audio/clap_captions.log",
     conda:
@@ -45,7 +45,8 @@ rule audio_clap_train:
     wildcard_constraints:
         stage="plain|stageA|stageB",
     params:
-        hparams=audio_clap_hparams(),
+        compute=COMPUTE,
+        hparams=hparams("audio", "clap"),
         init=audio_clap_init_arg,
     log:
         "logs/audio/clap_train_{stage}.log",
@@ -59,7 +60,7 @@ rule audio_clap_train:
     shell:
         "python -m domains.audio.clap_train --stage {wildcards.stage:q} --meta {input.meta:q}"
         " --captions {input.captions:q} --out results/audio/clap/{wildcards.stage:q} {params.init}"
-        " --hparams {params.hparams:q} --threads {threads} --no-progress > {log:q} 2>&1"
+        " --hparams {params.hparams:q} --compute {params.compute:q} --threads {threads} --no-progress > {log:q} 2>&1"
 
 
 rule audio_clap_evaluate:
@@ -72,7 +73,7 @@ rule audio_clap_evaluate:
     wildcard_constraints:
         stage="plain|stageA|stageB",
     params:
-        hparams=audio_clap_hparams(),
+        hparams=hparams("audio", "clap"),
     log:
         "logs/audio/clap_evaluate_{stage}.log",
     conda:

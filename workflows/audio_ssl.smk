@@ -18,6 +18,7 @@ rule audio_ssl_pretrain:
         trunk="results/audio/ssl/{ssl_dataset}/pretrain/fold{fold}_seed{seed}/trunk.pt",
         info="results/audio/ssl/{ssl_dataset}/pretrain/fold{fold}_seed{seed}/pretrain.json",
     params:
+        compute=COMPUTE,
         hparams=audio_ssl_pretrain_hparams,
         out="results/audio/ssl/{ssl_dataset}/pretrain/fold{fold}_seed{seed}",
     wildcard_constraints:
@@ -35,7 +36,7 @@ rule audio_ssl_pretrain:
     shell:
         "python -m domains.audio.ssl_pretrain --features {input:q} --dataset {wildcards.ssl_dataset:q}"
         " --fold {wildcards.fold:q} --seed {wildcards.seed} --out {params.out:q}"
-        " --hparams {params.hparams:q} --threads {threads} --no-progress > {log:q} 2>&1"
+        " --hparams {params.hparams:q} --compute {params.compute:q} --threads {threads} --no-progress > {log:q} 2>&1"
 
 
 rule audio_ssl_train:
@@ -45,7 +46,8 @@ rule audio_ssl_train:
         result="results/audio/ssl/{ssl_dataset}/{ssl_method}/fold{fold}_seed{seed}/result.json",
         history="results/audio/ssl/{ssl_dataset}/{ssl_method}/fold{fold}_seed{seed}/history.csv",
     params:
-        hparams=audio_ssl_hparams(),
+        compute=COMPUTE,
+        hparams=hparams("audio", "ssl", dataset="ssl_dataset"),
         out="results/audio/ssl/{ssl_dataset}/{ssl_method}/fold{fold}_seed{seed}",
         trunk=audio_ssl_trunk_arg,
     wildcard_constraints:
@@ -64,7 +66,7 @@ rule audio_ssl_train:
     shell:
         "python -m domains.audio.ssl_train --features {input.features:q} --dataset {wildcards.ssl_dataset:q}"
         " --method {wildcards.ssl_method:q} --fold {wildcards.fold:q} --seed {wildcards.seed} --out {params.out:q}"
-        " --hparams {params.hparams:q} {params.trunk} --threads {threads} --no-progress > {log:q} 2>&1"
+        " --hparams {params.hparams:q} {params.trunk} --compute {params.compute:q} --threads {threads} --no-progress > {log:q} 2>&1"
 
 
 rule audio_ssl_evaluate:

@@ -19,7 +19,7 @@ rule code_corpus:
         test_queries="results/code/corpus/test/queries.jsonl",
         stats="results/code/corpus/stats.json",
     params:
-        hparams=code_hparams(),
+        hparams=hparams("code"),
     log:
         "logs/code/corpus.log",
     conda:
@@ -59,7 +59,7 @@ rule code_tokenizer:
     output:
         "results/code/tokenizer.json",
     params:
-        hparams=code_hparams(),
+        hparams=hparams("code"),
     log:
         "logs/code/tokenizer.log",
     conda:
@@ -86,7 +86,8 @@ rule code_train:
     wildcard_constraints:
         variant="cocosoda|no_sda|no_queue|no_intra",
     params:
-        hparams=code_hparams(),
+        compute=COMPUTE,
+        hparams=hparams("code"),
     log:
         "logs/code/train_{variant}.log",
     conda:
@@ -99,7 +100,7 @@ rule code_train:
     shell:
         "python -m domains.code.train --corpus results/code/corpus --tokenizer {input.tokenizer:q}"
         " --variant {wildcards.variant:q} --out results/code/train/{wildcards.variant:q} --hparams {params.hparams:q}"
-        " --threads {threads} --no-progress > {log:q} 2>&1"
+        " --compute {params.compute:q} --threads {threads} --no-progress > {log:q} 2>&1"
 
 
 rule code_evaluate:
@@ -113,7 +114,7 @@ rule code_evaluate:
     wildcard_constraints:
         benchmark="[A-Za-z0-9][A-Za-z0-9_.-]*",
     params:
-        hparams=code_hparams(),
+        hparams=hparams("code"),
         trained=code_trained_args,
         init=lambda wildcards, input: f"--init {shlex.quote(str(input.init))}" if CODE_VARIANTS else "",
         directory=lambda wildcards, input: os.path.dirname(input.corpus),

@@ -4,8 +4,8 @@ import json
 import os
 import shlex
 
-from domains.audio.ssl_methods import PRETRAINED_METHODS, SSL_DATASETS, run_hparams
-from ssl_core.config import deep_merge, validate_config
+from domains.audio.ssl_methods import PRETRAINED_METHODS, SSL_DATASETS
+from ssl_core.config import section_for, validate_config
 from ssl_core.errors import InputError
 
 try:
@@ -19,11 +19,17 @@ def data_mirror():
     return config["data_mirror"] or os.environ.get("SSL_DATA_MIRROR", "")
 
 
-def medical_hparams(wildcards):
-    """The medical config section for one data set, as JSON for the stage's --hparams (quoted with :q)."""
-    section = {k: v for k, v in config["medical"].items() if k != "dataset_overrides"}
-    specific = config["medical"]["dataset_overrides"].get(wildcards.dataset, {})
-    return json.dumps(deep_merge(section, specific), sort_keys=True)
+def hparams(*keys, dataset=None):
+    """The config section at ``keys`` as a job's ``--hparams`` JSON (quoted with :q), built by the same
+    ``ssl_core.config.section_for`` the stage resolves its section with. ``dataset``: the name of the wildcard
+    holding the data set whose ``dataset_overrides`` apply; the value is then a function of the wildcards."""
+    if dataset is None:
+        return json.dumps(section_for(config, keys), sort_keys=True)
+    return lambda wildcards: json.dumps(section_for(config, keys, wildcards[dataset]), sort_keys=True)
+
+
+# The compute section (accelerator, devices, precision) as every training job's --compute JSON.
+COMPUTE = json.dumps(config["compute"], sort_keys=True)
 
 
 def medical_available():
@@ -96,19 +102,11 @@ def genomics_sample_sheet():
     return config["genomics"]["sample_sheet"] or "resources/genomics/genomes/samples.tsv"
 
 
-def genomics_hparams():
-    """The genomics config section as JSON for the stages' --hparams (quoted with :q)."""
-    return json.dumps(config["genomics"], sort_keys=True)
-
 
 # --- code (CoCoSoDa) helpers ---
 
 CODE_FETCHED = ["cosqa_retrieval", "csn_python_subset"]
 
-
-def code_hparams():
-    """The code config section as JSON for the stages' --hparams (quoted with :q)."""
-    return json.dumps(config["code"], sort_keys=True)
 
 
 def code_benchmark_files(wildcards):
@@ -137,19 +135,11 @@ AUDIO_TABLE_METRICS = []
 AUDIO_FIGURES = []
 
 
-def audio_data_hparams():
-    """The audio.data config section as JSON for the stages' --hparams (quoted with :q)."""
-    return json.dumps(config["audio"]["data"], sort_keys=True)
-
 
 def audio_table_metrics(wildcards):
     """Every audio part's metric JSONs (evaluated after all rule files are read)."""
     return AUDIO_TABLE_METRICS
 
-
-def audio_ssl_hparams():
-    """The audio.ssl config section as JSON for audio_ssl_train's --hparams (quoted with :q)."""
-    return json.dumps(config["audio"]["ssl"], sort_keys=True)
 
 
 def audio_ssl_features(wildcards):
@@ -161,7 +151,7 @@ def audio_ssl_pretrain_hparams(wildcards):
     """What audio_ssl_pretrain depends on, as JSON: the data set's merged audio.ssl section cut to the keys the trunk
     depends on (domains.audio.ssl_pretrain.trunk_settings), so that a change to the training settings alone does
     not rerun the pretraining."""
-    merged = run_hparams(config["audio"]["ssl"], wildcards.ssl_dataset)
+    merged = section_for(config, ("audio", "ssl"), wildcards.ssl_dataset)
     keys = ("label_fraction", "val_fraction", "model", "augment", "pretrain")
     cut = {k: merged[k] for k in keys}
     cut[wildcards.ssl_dataset] = {"time_pool": merged[wildcards.ssl_dataset]["time_pool"]}
@@ -171,7 +161,7 @@ def audio_ssl_pretrain_hparams(wildcards):
 def audio_ssl_pretrains(dataset):
     """Whether the SSL data set's methods that use unlabelled clips start from an i-Mix pretrained trunk (its
     merged pretrain.steps > 0)."""
-    return run_hparams(config["audio"]["ssl"], dataset)["pretrain"]["steps"] > 0
+    return section_for(config, ("audio", "ssl"), dataset)["pretrain"]["steps"] > 0
 
 
 def audio_ssl_trunk(wildcards):
@@ -205,10 +195,6 @@ def audio_ssl_runs(wildcards):
 # --- audio part A (CLAP + TeminAL) helpers ---
 AUDIO_CLAP_STAGES = ["plain", "stageA", "stageB"]  # curriculum order: each stage starts from the previous one
 
-
-def audio_clap_hparams():
-    """The audio.clap config section as JSON for the stages' --hparams (quoted with :q)."""
-    return json.dumps(config["audio"]["clap"], sort_keys=True)
 
 
 def audio_clap_previous(wildcards):

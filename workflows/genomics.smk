@@ -35,7 +35,7 @@ rule genomics_preprocess:
         fragments="results/genomics/data/fragments.npz",
         split="results/genomics/data/split.json",
     params:
-        hparams=genomics_hparams(),
+        hparams=hparams("genomics"),
     log:
         "logs/genomics/preprocess.log",
     conda:
@@ -57,7 +57,7 @@ rule genomics_tokenize:
         eval="results/genomics/tokens/eval.npz",
         shards=directory("results/genomics/tokens/train"),
     params:
-        hparams=genomics_hparams(),
+        hparams=hparams("genomics"),
     log:
         "logs/genomics/tokenize.log",
     conda:
@@ -81,7 +81,8 @@ rule genomics_train:
         run="results/genomics/train/run.json",
         history="results/genomics/train/history.csv",
     params:
-        hparams=genomics_hparams(),
+        compute=COMPUTE,
+        hparams=hparams("genomics"),
     log:
         "logs/genomics/train.log",
     conda:
@@ -93,7 +94,7 @@ rule genomics_train:
         runtime=90,
     shell:
         "python -m domains.genomics.train --tokens results/genomics/tokens --out results/genomics/train"
-        " --hparams {params.hparams:q} --threads {threads} > {log:q} 2>&1"
+        " --hparams {params.hparams:q} --compute {params.compute:q} --threads {threads} > {log:q} 2>&1"
 
 
 rule genomics_embed:
@@ -106,7 +107,7 @@ rule genomics_embed:
         fragments="results/genomics/embeddings.h5ad",
         contigs="results/genomics/contigs.h5ad",
     params:
-        hparams=genomics_hparams(),
+        hparams=hparams("genomics"),
     log:
         "logs/genomics/embed.log",
     conda:
@@ -134,7 +135,7 @@ rule genomics_evaluate:
             category="Genomics (DNABERT-S)",
         ),
     params:
-        hparams=genomics_hparams(),
+        hparams=hparams("genomics"),
     log:
         "logs/genomics/evaluate.log",
     conda:

@@ -35,7 +35,7 @@ rule medical_prepare:
     output:
         "results/medical/{dataset}/data.h5ad",
     params:
-        hparams=medical_hparams,
+        hparams=hparams("medical", dataset="dataset"),
     log:
         "logs/medical/{dataset}/prepare.log",
     conda:
@@ -56,7 +56,8 @@ rule medical_train:
         predictions="results/medical/{dataset}/{method}/seed{seed}/predictions.tsv",
         history="results/medical/{dataset}/{method}/seed{seed}/history.csv",
     params:
-        hparams=medical_hparams,
+        compute=COMPUTE,
+        hparams=hparams("medical", dataset="dataset"),
         out="results/medical/{dataset}/{method}/seed{seed}",
     log:
         "logs/medical/{dataset}/{method}/train_seed{seed}.log",
@@ -70,7 +71,7 @@ rule medical_train:
     shell:
         "python -m domains.medical.train --data {input:q} --method {wildcards.method} --seed {wildcards.seed}"
         " --out {params.out:q}"
-        " --hparams {params.hparams:q} --threads {threads} > {log:q} 2>&1"
+        " --hparams {params.hparams:q} --compute {params.compute:q} --threads {threads} > {log:q} 2>&1"
 
 
 rule medical_evaluate:
