@@ -53,7 +53,8 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
 from pytorch_lightning.loggers import CSVLogger
-from pytorch_lightning.plugins.environments import SLURMEnvironment
+from pytorch_lightning.plugins.environments import LightningEnvironment, SLURMEnvironment
+from pytorch_lightning.strategies import DDPStrategy
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from ssl_core.errors import InputError, TrainingInterrupted
@@ -454,6 +455,11 @@ def fit(
         cbs.append(TQDMProgressBar(refresh_rate=refresh_rate))
     cbs.extend(callbacks)
     precision = compute.resolved_precision()
+    strategy: Any = "auto"
+    if compute.devices > 1:
+        # Lightning starts the other processes itself, also inside a SLURM job whose one task runs this stage
+        # (it would otherwise expect SLURM to have started one process per device).
+        strategy = DDPStrategy(cluster_environment=LightningEnvironment())
     plugins = None
     if compute.devices == 1 and SLURMEnvironment.detect():
         # SIGTERM (time limit, preemption) stops training and the checkpoint is saved; the rerun of the job
@@ -461,7 +467,7 @@ def fit(
         plugins = [SLURMEnvironment(auto_requeue=False)]
     trainer = pl.Trainer(
         max_epochs=max_epochs, accelerator=compute.accelerator, devices=compute.devices,
-        strategy="ddp" if compute.devices > 1 else "auto", precision=precision,
+        strategy=strategy, precision=precision,
         logger=CSVLogger(ckpt_dir.parent, name="logs", version=""), callbacks=cbs, enable_progress_bar=progress,
         enable_model_summary=False, num_sanity_val_steps=0, check_val_every_n_epoch=val_every,
         limit_val_batches=None if val_loader is not None else 0, log_every_n_steps=1, deterministic=deterministic,
