@@ -23,12 +23,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from domains.audio.clap_data import class_split, load_clips  # noqa: E402
-from domains.audio.clap_hparams import STAGES, resolve_clap_hparams  # noqa: E402
 from domains.audio.clap_model import ClapModel, clap_loss  # noqa: E402
-from domains.audio.clap_train import mel_config  # noqa: E402
+from domains.audio.clap_train import STAGES, mel_config  # noqa: E402
 from domains.audio.features import log_mel  # noqa: E402
 from domains.audio.temporal import Composer, kinds_for_batch  # noqa: E402
 from domains.audio.text import CaptionTable, build_caption_table  # noqa: E402
+from ssl_core.config import resolve_section  # noqa: E402
 from ssl_core.runtime import set_threads  # noqa: E402
 
 
@@ -41,7 +41,7 @@ def main() -> None:
     p.add_argument("--classes", type=int, default=10, help="classes used (a seeded subset; 2 of them unseen)")
     args = p.parse_args()
     threads = set_threads(args.threads)
-    hp = resolve_clap_hparams(None, None)
+    hp = resolve_section(("audio", "clap"), None, None)
     bs = args.batch_size or hp["train"]["batch_size"]
     split_hp = {**hp["split"], "unseen_classes": 2, "max_classes": args.classes}
     t0 = time.perf_counter()

@@ -23,7 +23,7 @@ import torch  # noqa: E402
 
 from domains.audio.data import fix_length, load_audio, read_meta  # noqa: E402
 from domains.audio.features import LogMelConfig, log_mel  # noqa: E402
-from domains.audio.prepare import DEFAULTS  # noqa: E402
+from ssl_core.config import resolve_section  # noqa: E402
 from ssl_core.runtime import set_threads  # noqa: E402
 
 
@@ -41,9 +41,10 @@ def main() -> None:
     args = p.parse_args()
     set_threads(1)
     rows = []
+    data = resolve_section(("audio", "data"), None, None)
     for ds, rate in (("esc50", 16000), ("fsdd", 8000), ("fsdd", 16000)):
         meta = read_meta(ds, args.mirror / "audio" / ds / "meta.csv").head(args.clips)
-        params = {**DEFAULTS[ds], "sample_rate": rate}
+        params = {**data[ds], "sample_rate": rate}
         if ds == "fsdd" and rate == 16000:
             params.update(n_fft=512, hop_length=256)
         cfg = LogMelConfig.from_dict(params)

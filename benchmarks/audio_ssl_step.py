@@ -8,7 +8,7 @@ A step = one labelled batch (``audio.ssl.train.batch_size``) and, for the SSL me
 one forward/backward of labelled + weak + strong views (with ``train.ema_teacher``: labelled + strong, and a
 no-gradient forward of the weak views through the EMA model, with ``train.bn_batches: separate`` three forward
 passes); every step ends with the EMA update. The ``i-Mix pretrain`` row times one step of
-:func:`domains.audio.semisup.pretrain_imix` (``audio.ssl.pretrain.batch_size`` clips, two strong views), run
+:class:`domains.audio.semisup.IMixPretraining` (``audio.ssl.pretrain.batch_size`` clips, two strong views), run
 ``pretrain.steps`` times once per test fold and seed (``domains.audio.ssl_pretrain``; the methods that use unlabelled
 clips share the trunk). ``selftrain_mixup``'s step is its student's (mixup on labelled + pseudo-labelled clips); its
 estimate adds the teacher's ``train.steps`` at the supervised step time. Wall and CPU (process) time per step are reported; the
@@ -30,11 +30,29 @@ sys.path.insert(0, str(REPO))
 import torch  # noqa: E402
 
 from domains.audio.semisup import (METHODS, PRETRAINED_METHODS, SELF_TRAINING_METHODS, Augment,  # noqa: E402
-                                   SmallCNN, SemiSupervised, pretrain_imix, run_hparams)
-from ssl_core.config import DEFAULT_CONFIG, load_config  # noqa: E402
+                                   IMixPretraining, SmallCNN, SemiSupervised)
+from ssl_core.config import resolve_section  # noqa: E402
 from ssl_core.runtime import set_threads  # noqa: E402
 
 SHAPES = {"esc10": (64, 62, 10, 30, 260), "fsdd": (32, 63, 10, 243, 2187)}  # mels, frames, classes, labelled, unlabelled
+
+
+def _optimizer(module) -> torch.optim.Optimizer:
+    opt = module.configure_optimizers()
+    return opt["optimizer"] if isinstance(opt, dict) else opt  # with train.lr_schedule: cosine
+
+
+def _steps(module, opt: torch.optim.Optimizer, first: int, n: int) -> None:
+    """``n`` optimiser steps of ``module`` outside a Trainer (numbered from ``first``), each ending with the
+    module's ``on_train_batch_end`` (the EMA update)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # self.log without a trainer
+        for i in range(first, first + n):
+            loss = module.training_step(i, i)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            module.on_train_batch_end(None, None, i)
 
 
 def main() -> None:
@@ -43,11 +61,11 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=3)
     args = p.parse_args()
     set_threads(1)
-    section = load_config([DEFAULT_CONFIG])["audio"]["ssl"]
+    section = resolve_section(("audio", "ssl"), None, None)
     print(f"{'data set':8} {'method':15} {'ms/step wall':>12} {'ms/step cpu':>11} {'runs':>5} {'est. min':>8}")
     total = 0.0
     for ds, (mels, frames, n_classes, n_lab, n_unl) in SHAPES.items():
-        hp = run_hparams(section, ds)
+        hp = resolve_section(("audio", "ssl"), None, None, ds)
         runs = len(hp[ds]["folds"]) * len(hp[ds]["seeds"])
         sup_wall = 0.0
         for method in METHODS:
@@ -55,18 +73,10 @@ def main() -> None:
             module = SemiSupervised(method, hp, n_classes, mels)
             module.set_data(torch.randn(n_lab, mels, frames), torch.randint(n_classes, (n_lab,)),
                             torch.randn(n_unl, mels, frames), torch.ones(mels))
-            opt = module.configure_optimizers()
-            opt = opt["optimizer"] if isinstance(opt, dict) else opt  # with train.lr_schedule: cosine
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                for i in range(args.warmup + args.steps):
-                    if i == args.warmup:
-                        w, c = time.perf_counter(), time.process_time()
-                    loss = module.training_step(i, i)
-                    opt.zero_grad()
-                    loss.backward()
-                    opt.step()
-                    module.on_train_batch_end(None, None, i)  # EMA update (train.ema_decay > 0)
+            opt = _optimizer(module)
+            _steps(module, opt, 0, args.warmup)
+            w, c = time.perf_counter(), time.process_time()
+            _steps(module, opt, args.warmup, args.steps)
             wall = (time.perf_counter() - w) / args.steps
             cpu = (time.process_time() - c) / args.steps
             est = wall * hp["train"]["steps"] * runs / 60
@@ -81,9 +91,11 @@ def main() -> None:
             torch.manual_seed(0)
             model = SmallCNN(n_classes, hp["model"]["channels"], hp["model"]["dropout"])
             clips, aug = torch.randn(n_lab + n_unl, mels, frames), Augment(hp["augment"], torch.ones(mels))
-            pretrain_imix(model, clips, aug, {**pt, "steps": args.warmup})
+            module = IMixPretraining(model, clips, aug, pt)
+            opt = _optimizer(module)
+            _steps(module, opt, 0, args.warmup)
             w, c = time.perf_counter(), time.process_time()
-            pretrain_imix(model, clips, aug, {**pt, "steps": args.steps})
+            _steps(module, opt, args.warmup, args.steps)
             wall = (time.perf_counter() - w) / args.steps
             cpu = (time.process_time() - c) / args.steps
             n_pre = runs if any(m in PRETRAINED_METHODS for m in section["methods"]) else 0  # one per fold and seed

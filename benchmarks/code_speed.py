@@ -1,7 +1,7 @@
 """Code search speed: training step time per variant and encode throughput (items/s), default model config.
 
     python benchmarks/code_speed.py [--corpus results/code/corpus] [--tokenizer results/code/tokenizer.json]
-        [--steps 10] [--threads 1] [--hparams JSON] [--variants cocosoda,no_queue]
+        [--steps 10] [--threads 1] [--config ...] [--hparams JSON] [--variants cocosoda,no_queue]
 
 Needs the corpus and tokenizer of a workflow run. Prints one table: variant, seconds per training step (mean of
 ``--steps`` steps after one warm-up), pairs/s, and code snippets/s and queries/s when encoding (no gradient).
@@ -18,11 +18,11 @@ from pathlib import Path
 
 import torch
 
-from domains.code.hparams import resolve_hparams
 from domains.code.lexer import code_tokens, encoder_text, query_tokens
 from domains.code.model import bert_config, encode_texts
 from domains.code.tokenizer import load_tokenizer, read_pairs
 from domains.code.train import VARIANTS, CoCoSoDaModule, Collate, Lexed, variant_settings
+from ssl_core.config import resolve_section
 from ssl_core.runtime import set_threads
 
 
@@ -32,11 +32,12 @@ def main() -> None:
     p.add_argument("--tokenizer", type=Path, default=Path("results/code/tokenizer.json"))
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--config", action="append", type=Path, help="config YAML merged over config/config.yaml")
     p.add_argument("--hparams", default=None, help="JSON merged over the code config section (as the stages take)")
     p.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated variants to time")
     args = p.parse_args()
     set_threads(args.threads)
-    hp = resolve_hparams(None, args.hparams)
+    hp = resolve_section(("code",), args.config, args.hparams)
     tok = load_tokenizer(args.tokenizer)
     rows = read_pairs(args.corpus / "valid.jsonl")[:2000]
     lexed = Lexed(rows)

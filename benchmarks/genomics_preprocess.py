@@ -23,7 +23,7 @@ from Bio.SeqIO.FastaIO import SimpleFastaParser  # noqa: E402
 from domains.genomics.preprocess import preprocess  # noqa: E402
 from domains.genomics.samples import Sample  # noqa: E402
 from domains.genomics.seqio import read_genome  # noqa: E402
-from ssl_core.config import DEFAULT_CONFIG, load_config  # noqa: E402
+from ssl_core.config import resolve_section  # noqa: E402
 
 
 def _timed(fn, repeat):
@@ -65,7 +65,7 @@ def main() -> None:
         _, (wall, cpu) = _timed(fn, args.repeat)
         rows.append((name, text_bytes / 1e6 / wall, text_bytes / 1e6 / cpu, wall, cpu))
 
-    hp = load_config([DEFAULT_CONFIG])["genomics"]
+    hp = resolve_section(("genomics",), None, None)
     rows_sheet = []
     import csv
 

@@ -24,7 +24,7 @@ import torch  # noqa: E402
 from domains.genomics.train import C2LRModule  # noqa: E402
 from domains.genomics.model import bert_config  # noqa: E402
 from domains.genomics.tokenize import KMER_KINDS, SPECIALS, kmer_table  # noqa: E402
-from ssl_core.config import DEFAULT_CONFIG, load_config  # noqa: E402
+from ssl_core.config import resolve_section  # noqa: E402
 
 
 def main() -> None:
@@ -32,7 +32,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=8)
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     args = p.parse_args()
-    hp = load_config([DEFAULT_CONFIG])["genomics"]
+    hp = resolve_section(("genomics",), None, None)
     tr, md, tk = hp["train"], hp["model"], hp["tokenizer"]
     T, W = tk["max_tokens"], tk["window"] or tk["max_tokens"]
     vocab = len(SPECIALS) + len(kmer_table(tk["k"], tk["canonical"])[0]) if tk["kind"] in KMER_KINDS else tk["vocab_size"]

@@ -22,9 +22,8 @@ sys.path.insert(0, str(REPO))
 
 from domains.medical.data import load_dataset  # noqa: E402
 from domains.medical.datasets import get_spec  # noqa: E402
-from domains.medical.hparams import resolve_hparams  # noqa: E402
 from domains.medical.train import train_one  # noqa: E402
-from ssl_core.config import deep_merge  # noqa: E402
+from ssl_core.config import deep_merge, resolve_section  # noqa: E402
 from ssl_core.fetch import mirror_from_env  # noqa: E402
 
 AUTHORS_EPOCH_SECONDS = 0.8  # best case seen here for the authors' code on ROSMAP (2.9 s under load)
@@ -42,7 +41,7 @@ def main() -> None:
     rows = []
     for ds in args.datasets:
         adata = load_dataset(mirror / "medical" / ds, get_spec(ds))
-        base = resolve_hparams(None, None, ds)
+        base = resolve_section(("medical",), None, None, ds)
         for width in args.widths:
             for threads in args.threads:
                 hp = deep_merge(base, {"model": {"embed_dim": width, "head_dim": width},

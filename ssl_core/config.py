@@ -18,7 +18,7 @@ import yaml
 from ssl_core.errors import InputError
 
 __all__ = ["REPO_ROOT", "SCHEMA_PATH", "DEFAULT_CONFIG", "deep_merge", "validate_config", "load_config",
-           "section_for", "resolve_section", "parse_json_override"]
+           "select_parts", "section_for", "resolve_section", "parse_json_override"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_PATH = REPO_ROOT / "config" / "config.schema.yaml"
@@ -82,7 +82,25 @@ def parse_json_override(text: str, option: str = "--hparams") -> dict[str, Any]:
     return override
 
 
-def section_for(config: Mapping[str, Any], keys: tuple[str, ...], dataset: str | None = None) -> dict[str, Any]:
+def select_parts(section: Mapping[str, Any], parts: tuple[str, ...]) -> dict[str, Any]:
+    """Only the ``parts`` of a config section (``"train"``: the whole subsection; a dotted ``"train.scaling"``:
+    one key of it). Each domain names the parts each stage reads (``STAGE_PARTS`` in its ``settings`` module): the
+    workflow passes a job only those, so that editing another stage's settings reruns no finished job, and the
+    stage keeps only those, so that reading any other key fails at once instead of quietly taking a default."""
+    out: dict[str, Any] = {}
+    for part in parts:
+        *path, last = part.split(".")
+        src: Any = section
+        dst = out
+        for key in path:
+            src = src[key]
+            dst = dst.setdefault(key, {})
+        dst[last] = copy.deepcopy(src[last])
+    return out
+
+
+def section_for(config: Mapping[str, Any], keys: tuple[str, ...], dataset: str | None = None,
+                parts: tuple[str, ...] | None = None) -> dict[str, Any]:
     """The config section at ``keys`` (e.g. ``("audio", "semisup")``) as one stage run sees it. With ``dataset``,
     the section's ``dataset_overrides[dataset]`` is merged in and ``dataset_overrides`` dropped. The workflow
     builds each job's ``--hparams`` with this function and the stage resolves its section with it again, so both
@@ -93,16 +111,16 @@ def section_for(config: Mapping[str, Any], keys: tuple[str, ...], dataset: str |
     section = copy.deepcopy(dict(section))
     if dataset is not None and "dataset_overrides" in section:
         section = deep_merge(section, section.pop("dataset_overrides").get(dataset, {}))
-    return section
+    return select_parts(section, parts) if parts is not None else section
 
 
 def resolve_section(keys: tuple[str, ...], config_paths: list[Path] | None, hparams_json: str | None,
-                    dataset: str | None = None) -> dict[str, Any]:
+                    dataset: str | None = None, parts: tuple[str, ...] | None = None) -> dict[str, Any]:
     """The one way a stage reads its configuration: config/config.yaml (every key with its default), then the
     files in ``config_paths`` merged over it, validated; the section at ``keys`` for ``dataset``
     (:func:`section_for`); then the stage's ``--hparams`` JSON merged on top and the whole config validated again,
-    so a bad override fails like a bad config file. Stage code reads keys with ``[]``, never ``.get()``
-    defaults: every key exists in config.yaml."""
+    so a bad override fails like a bad config file; with ``parts``, only those parts (:func:`select_parts`).
+    Stage code reads keys with ``[]``, never ``.get()`` defaults: every key exists in config.yaml."""
     paths = [DEFAULT_CONFIG] + [p for p in (config_paths or []) if Path(p).resolve() != DEFAULT_CONFIG]
     config = load_config(paths)
     section = section_for(config, keys, dataset)
@@ -115,4 +133,4 @@ def resolve_section(keys: tuple[str, ...], config_paths: list[Path] | None, hpar
                 parent = parent[key]
             merged = {**parent, keys[depth]: merged}
         validate_config(merged)
-    return section
+    return select_parts(section, parts) if parts is not None else section

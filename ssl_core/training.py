@@ -16,8 +16,9 @@ A stage keeps only its model, data, loss and schedule choice; this module owns e
   format) and training starts from scratch. A finished checkpoint is never resumed, so ``snakemake -f`` and a
   config edit recompute the result of a fresh run. A checkpoint that does not load with
   ``torch.load(weights_only=True)`` is refused with one clear error and none of its code runs.
-- **Interruption**: SIGTERM (SLURM's time limit, preemption, ``scancel``) stops training at the end of the running
-  epoch; an exception or SIGTERM writes ``last.ckpt`` and the stage exits 143 with
+- **Interruption**: SIGTERM (SLURM's time limit, preemption, ``scancel``) is held until the running epoch ends,
+  then training stops (Lightning alone would stop after the running batch); an exception or SIGTERM writes
+  ``last.ckpt`` and the stage exits 143 with
   :class:`ssl_core.errors.TrainingInterrupted` (the rerun resumes). Lightning's SLURM requeue is off: Snakemake
   tracks the job.
 - **Devices**: :class:`Compute` (the ``compute`` config section): ``accelerator: auto`` uses a GPU when the job
@@ -42,7 +43,9 @@ import math
 import os
 import pickle
 import random
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -293,10 +296,12 @@ class _Timer(pl.Callback):
         self.epoch_seconds: list[float] = []
         self.step_seconds: list[tuple[int, float]] = []
         self.device = "cpu"
+        self.start_epoch = 0
         self._epoch = self._step = 0.0
 
     def on_train_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         self.device = str(module.device)
+        self.start_epoch = trainer.current_epoch  # after a resume: the first epoch this process trains
 
     def on_train_epoch_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         self._epoch = time.perf_counter()
@@ -309,6 +314,32 @@ class _Timer(pl.Callback):
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:  # noqa: ANN001
         self.step_seconds.append((trainer.current_epoch, time.perf_counter() - self._step))
+
+
+class _StopAtEpochEnd(pl.Callback):
+    """Hold a SIGTERM until the running epoch has ended, then hand it to Lightning's handler, so that training
+    stops at the epoch boundary and the checkpoint written on the way out resumes exactly. Lightning alone stops
+    after the running batch, and a checkpoint from inside an epoch does not resume exactly (the sampler and the
+    stage's streams start the epoch over). A signal during the last epoch lets training finish. One device only:
+    under DDP, Lightning's handling (every rank stops after the running batch) stays."""
+
+    def __init__(self) -> None:
+        self.pending = False
+        self._lightning_handler: Any = None
+
+    def on_train_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        if trainer.world_size == 1 and threading.current_thread() is threading.main_thread():
+            self._lightning_handler = signal.getsignal(signal.SIGTERM)  # Lightning's; it restores the old one
+            signal.signal(signal.SIGTERM, self._hold)
+
+    def _hold(self, signum: int, frame: Any) -> None:
+        self.pending = True
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        last_epoch = trainer.current_epoch + 1 >= trainer.max_epochs
+        if self.pending and not last_epoch and callable(self._lightning_handler):
+            print(f"SIGTERM: stopping after epoch {trainer.current_epoch}", file=sys.stderr)
+            self._lightning_handler(signal.SIGTERM, None)
 
 
 class _CheckpointOnException(pl.Callback):
@@ -354,10 +385,10 @@ def _resume_or_start_over(ckpt_dir: Path, fp: dict[str, Any]) -> tuple[str | Non
             elif state["finished"]:
                 reason = "belongs to a finished run (a finished run is never resumed)"
             else:
-                resume_epoch = int(ckpt["loops"]["fit_loop"]["epoch_progress"]["current"]["completed"])
+                resume_epoch = int(ckpt.get("epoch", 0))
     if resume_epoch is not None:
         if _is_rank_zero():
-            print(f"resuming {last} at epoch {resume_epoch}", file=sys.stderr)
+            print(f"resuming {last} (saved in epoch {resume_epoch})", file=sys.stderr)
         return str(last), resume_epoch
     if _is_rank_zero():
         if reason:
@@ -378,7 +409,7 @@ class FitResult:
     device: str
     precision: str
     devices: int
-    resumed_at_epoch: int | None
+    resumed_at_epoch: int | None  # the first epoch this process trained after resuming; None: from scratch
     best_state: dict[str, torch.Tensor] | None
     best_epoch: int | None
     trainer: pl.Trainer
@@ -434,13 +465,14 @@ def fit(
         raise InputError(f"config: compute.devices: {compute.devices} devices asked for, but this stage trains on "
                          "one device (multi-device DDP: medical and genomics training)")
     ckpt_dir.mkdir(parents=True, exist_ok=True)
-    resume, resumed_at = _resume_or_start_over(ckpt_dir, fp)
+    resume, _ = _resume_or_start_over(ckpt_dir, fp)
 
     run_state = _RunState(fp, stateful or {})
     history, timer = History(), _Timer()
     last = ModelCheckpoint(dirpath=ckpt_dir, filename="periodic", every_n_epochs=checkpoint_every, save_last=True,
                            save_top_k=1, save_on_train_epoch_end=True, enable_version_counter=False)
-    cbs: list[pl.Callback] = [last, run_state, history, timer, _CheckpointOnException(ckpt_dir / "last.ckpt")]
+    cbs: list[pl.Callback] = [last, run_state, history, timer, _StopAtEpochEnd(),
+                              _CheckpointOnException(ckpt_dir / "last.ckpt")]
     best = None
     if monitor is not None:
         best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor=monitor[0], mode=monitor[1], save_top_k=1,
@@ -491,7 +523,7 @@ def fit(
         best_state, best_epoch = blob["state_dict"], int(blob["epoch"])
     return FitResult(history=history.frame(), fit_seconds=fit_seconds, epoch_seconds=list(timer.epoch_seconds),
                      step_seconds=list(timer.step_seconds), device=timer.device, precision=precision,
-                     devices=compute.devices, resumed_at_epoch=resumed_at, best_state=best_state,
+                     devices=compute.devices, resumed_at_epoch=timer.start_epoch if resume else None, best_state=best_state,
                      best_epoch=best_epoch, trainer=trainer)
 
 

@@ -19,7 +19,8 @@ rule audio_clap_captions:
     output:
         "results/audio/clap/captions.pt",
     params:
-        hparams=hparams("audio", "clap"),
+        # only the class split decides the captions: a training setting's edit does not re-encode them
+        hparams=hparams("audio", "clap", parts=CLAP_PARTS["captions"]),
     log:
         "logs/audio/clap_captions.log",
     conda:
@@ -46,7 +47,7 @@ rule audio_clap_train:
         stage="plain|stageA|stageB",
     params:
         compute=COMPUTE,
-        hparams=hparams("audio", "clap"),
+        hparams=hparams("audio", "clap", parts=CLAP_PARTS["train"]),
         init=audio_clap_init_arg,
     log:
         "logs/audio/clap_train_{stage}.log",
@@ -73,7 +74,7 @@ rule audio_clap_evaluate:
     wildcard_constraints:
         stage="plain|stageA|stageB",
     params:
-        hparams=hparams("audio", "clap"),
+        hparams=hparams("audio", "clap", parts=CLAP_PARTS["evaluate"]),
     log:
         "logs/audio/clap_evaluate_{stage}.log",
     conda:

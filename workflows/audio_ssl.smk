@@ -19,7 +19,7 @@ rule audio_ssl_pretrain:
         info="results/audio/ssl/{ssl_dataset}/pretrain/fold{fold}_seed{seed}/pretrain.json",
     params:
         compute=COMPUTE,
-        hparams=audio_ssl_pretrain_hparams,
+        hparams=hparams("audio", "ssl", dataset="ssl_dataset", parts=lambda w: semisup_parts("pretrain", w.ssl_dataset)),
         out="results/audio/ssl/{ssl_dataset}/pretrain/fold{fold}_seed{seed}",
     wildcard_constraints:
         ssl_dataset="esc10|fsdd",
@@ -47,7 +47,7 @@ rule audio_ssl_train:
         history="results/audio/ssl/{ssl_dataset}/{ssl_method}/fold{fold}_seed{seed}/history.csv",
     params:
         compute=COMPUTE,
-        hparams=hparams("audio", "ssl", dataset="ssl_dataset"),
+        hparams=hparams("audio", "ssl", dataset="ssl_dataset", parts=lambda w: semisup_parts("train", w.ssl_dataset)),
         out="results/audio/ssl/{ssl_dataset}/{ssl_method}/fold{fold}_seed{seed}",
         trunk=audio_ssl_trunk_arg,
     wildcard_constraints:

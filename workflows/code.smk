@@ -19,7 +19,7 @@ rule code_corpus:
         test_queries="results/code/corpus/test/queries.jsonl",
         stats="results/code/corpus/stats.json",
     params:
-        hparams=hparams("code"),
+        hparams=hparams("code", parts=CODE_PARTS["corpus"]),
     log:
         "logs/code/corpus.log",
     conda:
@@ -59,7 +59,7 @@ rule code_tokenizer:
     output:
         "results/code/tokenizer.json",
     params:
-        hparams=hparams("code"),
+        hparams=hparams("code", parts=CODE_PARTS["tokenizer"]),
     log:
         "logs/code/tokenizer.log",
     conda:
@@ -87,7 +87,7 @@ rule code_train:
         variant="cocosoda|no_sda|no_queue|no_intra",
     params:
         compute=COMPUTE,
-        hparams=hparams("code"),
+        hparams=hparams("code", parts=CODE_PARTS["train"]),
     log:
         "logs/code/train_{variant}.log",
     conda:
@@ -114,7 +114,7 @@ rule code_evaluate:
     wildcard_constraints:
         benchmark="[A-Za-z0-9][A-Za-z0-9_.-]*",
     params:
-        hparams=hparams("code"),
+        hparams=hparams("code", parts=CODE_PARTS["evaluate"]),
         trained=code_trained_args,
         init=lambda wildcards, input: f"--init {shlex.quote(str(input.init))}" if CODE_VARIANTS else "",
         directory=lambda wildcards, input: os.path.dirname(input.corpus),

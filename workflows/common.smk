@@ -5,6 +5,10 @@ import os
 import shlex
 
 from domains.audio.ssl_methods import PRETRAINED_METHODS, SSL_DATASETS
+from domains.audio.settings import CLAP_PARTS, semisup_parts
+from domains.code.settings import STAGE_PARTS as CODE_PARTS
+from domains.genomics.settings import STAGE_PARTS as GENOMICS_PARTS
+from domains.medical.settings import STAGE_PARTS as MEDICAL_PARTS
 from ssl_core.config import section_for, validate_config
 from ssl_core.errors import InputError
 
@@ -19,17 +23,32 @@ def data_mirror():
     return config["data_mirror"] or os.environ.get("SSL_DATA_MIRROR", "")
 
 
-def hparams(*keys, dataset=None):
+def hparams(*keys, dataset=None, parts=None):
     """The config section at ``keys`` as a job's ``--hparams`` JSON (quoted with :q), built by the same
     ``ssl_core.config.section_for`` the stage resolves its section with. ``dataset``: the name of the wildcard
-    holding the data set whose ``dataset_overrides`` apply; the value is then a function of the wildcards."""
-    if dataset is None:
+    holding the data set whose ``dataset_overrides`` apply. ``parts``: only the parts the stage reads (its
+    domain's ``settings.STAGE_PARTS``), or a function of the wildcards giving them. With either, the value is a
+    function of the wildcards."""
+    if dataset is None and parts is None:
         return json.dumps(section_for(config, keys), sort_keys=True)
-    return lambda wildcards: json.dumps(section_for(config, keys, wildcards[dataset]), sort_keys=True)
+
+    def value(wildcards):
+        chosen = parts(wildcards) if callable(parts) else parts
+        return json.dumps(section_for(config, keys, wildcards[dataset] if dataset else None, chosen), sort_keys=True)
+
+    return value
 
 
 # The compute section (accelerator, devices, precision) as every training job's --compute JSON.
 COMPUTE = json.dumps(config["compute"], sort_keys=True)
+
+
+def medical_compute(wildcards):
+    """--compute of a medical train job: the MOGONET baseline trains its whole patient graph as one batch, so it
+    runs on one device whatever compute.devices says (M3CoL uses them all with DDP)."""
+    if wildcards.method == "mogonet":
+        return json.dumps({**config["compute"], "devices": 1}, sort_keys=True)
+    return COMPUTE
 
 
 def medical_available():
@@ -145,17 +164,6 @@ def audio_table_metrics(wildcards):
 def audio_ssl_features(wildcards):
     """The features file an SSL data set is cut from (ESC-10 from the ESC-50 features)."""
     return f"results/audio/features/{SSL_DATASETS[wildcards.ssl_dataset]}.npz"
-
-
-def audio_ssl_pretrain_hparams(wildcards):
-    """What audio_ssl_pretrain depends on, as JSON: the data set's merged audio.ssl section cut to the keys the trunk
-    depends on (domains.audio.ssl_pretrain.trunk_settings), so that a change to the training settings alone does
-    not rerun the pretraining."""
-    merged = section_for(config, ("audio", "ssl"), wildcards.ssl_dataset)
-    keys = ("label_fraction", "val_fraction", "model", "augment", "pretrain")
-    cut = {k: merged[k] for k in keys}
-    cut[wildcards.ssl_dataset] = {"time_pool": merged[wildcards.ssl_dataset]["time_pool"]}
-    return json.dumps(cut, sort_keys=True)
 
 
 def audio_ssl_pretrains(dataset):

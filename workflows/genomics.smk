@@ -35,7 +35,7 @@ rule genomics_preprocess:
         fragments="results/genomics/data/fragments.npz",
         split="results/genomics/data/split.json",
     params:
-        hparams=hparams("genomics"),
+        hparams=hparams("genomics", parts=GENOMICS_PARTS["preprocess"]),
     log:
         "logs/genomics/preprocess.log",
     conda:
@@ -57,7 +57,7 @@ rule genomics_tokenize:
         eval="results/genomics/tokens/eval.npz",
         shards=directory("results/genomics/tokens/train"),
     params:
-        hparams=hparams("genomics"),
+        hparams=hparams("genomics", parts=GENOMICS_PARTS["tokenize"]),
     log:
         "logs/genomics/tokenize.log",
     conda:
@@ -82,7 +82,7 @@ rule genomics_train:
         history="results/genomics/train/history.csv",
     params:
         compute=COMPUTE,
-        hparams=hparams("genomics"),
+        hparams=hparams("genomics", parts=GENOMICS_PARTS["train"]),
     log:
         "logs/genomics/train.log",
     conda:
@@ -107,7 +107,7 @@ rule genomics_embed:
         fragments="results/genomics/embeddings.h5ad",
         contigs="results/genomics/contigs.h5ad",
     params:
-        hparams=hparams("genomics"),
+        hparams=hparams("genomics", parts=GENOMICS_PARTS["embed"]),
     log:
         "logs/genomics/embed.log",
     conda:
@@ -135,7 +135,7 @@ rule genomics_evaluate:
             category="Genomics (DNABERT-S)",
         ),
     params:
-        hparams=hparams("genomics"),
+        hparams=hparams("genomics", parts=GENOMICS_PARTS["evaluate"]),
     log:
         "logs/genomics/evaluate.log",
     conda:

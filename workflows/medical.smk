@@ -35,7 +35,7 @@ rule medical_prepare:
     output:
         "results/medical/{dataset}/data.h5ad",
     params:
-        hparams=hparams("medical", dataset="dataset"),
+        hparams=hparams("medical", dataset="dataset", parts=MEDICAL_PARTS["prepare"]),
     log:
         "logs/medical/{dataset}/prepare.log",
     conda:
@@ -56,8 +56,8 @@ rule medical_train:
         predictions="results/medical/{dataset}/{method}/seed{seed}/predictions.tsv",
         history="results/medical/{dataset}/{method}/seed{seed}/history.csv",
     params:
-        compute=COMPUTE,
-        hparams=hparams("medical", dataset="dataset"),
+        compute=medical_compute,
+        hparams=hparams("medical", dataset="dataset", parts=lambda w: MEDICAL_PARTS[f"train_{w.method}"]),
         out="results/medical/{dataset}/{method}/seed{seed}",
     log:
         "logs/medical/{dataset}/{method}/train_seed{seed}.log",

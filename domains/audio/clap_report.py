@@ -55,7 +55,7 @@ def collect(evals: list[Path], runs: list[Path]) -> dict[str, Any]:
         if missing:
             raise InputError(f"{ev_path}: missing {', '.join(missing)}")
         stages[ev["stage"]] = {**{k: ev[k] for k in KEYS}, "train_steps": run["steps"],
-                               "fit_seconds": run["fit_seconds"], "step_seconds": run["step_seconds"],
+                               "fit_seconds": run["fit_seconds"], "step_seconds": run["step_seconds_mean"],
                                "compose_logmel_clips_per_second": run["compose_logmel_clips_per_second"]}
     out: dict[str, Any] = {"stages": stages, "chance": first["chance"], "unseen_classes": first["unseen_classes"],
                            "unseen_clips": first["unseen_clips"], "temporal_pairs": first["temporal_pairs"],

@@ -2,7 +2,7 @@
 
     python -m domains.audio.clap_train --stage plain --meta resources/audio/esc50/meta.csv \
         --captions results/audio/clap/captions.pt --out results/audio/clap/plain [--init <previous model.pt>] \
-        [--config ...] [--hparams JSON] [--threads 1] [--no-progress]
+        [--config ...] [--hparams JSON] [--compute JSON] [--threads 1] [--no-progress]
 
 Each step draws one batch of items from the seen classes' training folds (``domains.audio.temporal.Composer``:
 single clips, two-sound sets, ordered pairs, in the stage's proportions), computes log-mels of the composed
@@ -10,9 +10,14 @@ waveforms with torchaudio (``domains.audio.features.log_mel``) and takes a step 
 learnable temperature; stage B adds every ordered pair's reversed caption as a hard negative. Stages A and B start
 from the previous stage's ``model.pt`` (``--init``); the curriculum is plain -> A -> B.
 
-Outputs in ``--out``: ``model.pt`` (state dict + config + stage), ``history.csv`` (loss and temperature per
-logging interval), ``run.json`` (steps, seconds, step time, clips/s of composition + log-mel),
-``checkpoints/last.ckpt`` (a rerun resumes from it).
+Training runs on :func:`ssl_core.training.fit`: a stage's ``steps`` are cut into at most :data:`EPOCHS` epochs of
+equal length (the last one may be shorter), so checkpoints fall on epoch boundaries; the stream's and the
+composer's random generators are saved in them, so an interrupted run resumes exactly. The device and precision
+come from the ``compute`` section (``--compute``).
+
+Outputs in ``--out``: ``model.pt`` (state dict + config + stage), ``history.csv`` (per epoch: the step reached,
+the loss and temperature of its last step), ``run.json`` (steps, epochs, timings, device, clips/s of composition +
+log-mel), ``checkpoints/last.ckpt`` (an unfinished run with the same config and inputs resumes from it).
 """
 
 from __future__ import annotations
@@ -27,22 +32,35 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
-from pytorch_lightning.loggers import CSVLogger
 from torch.utils.data import DataLoader, IterableDataset
 
 from domains.audio.clap_data import class_split, load_clips
-from domains.audio.clap_hparams import STAGES, resolve_clap_hparams
 from domains.audio.clap_model import ClapModel, clap_loss, load_audio_checkpoint, mixup_clap_loss
 from domains.audio.features import LogMelConfig, log_mel
+from domains.audio.settings import CLAP_PARTS
 from domains.audio.temporal import Composer, kinds_for_batch
 from domains.audio.text import CaptionTable
 from ssl_core.atomic import atomic_path, remove_on_failure, write_json
+from ssl_core.config import resolve_section
 from ssl_core.errors import InputError, report_input_errors
 from ssl_core.mixup import mix, sample_lambda, sample_permutation
-from ssl_core.runtime import set_threads
+from ssl_core.training import (Compute, add_training_arguments, fingerprint, fit, resolve_compute, start_run,
+                               warmup_cosine)
 
-__all__ = ["mel_config", "ItemStream", "ClapModule", "save_model", "load_model", "train", "main"]
+__all__ = ["STAGES", "EPOCHS", "epoch_steps", "mel_config", "ItemStream", "ClapModule", "save_model", "load_model",
+           "train", "main"]
+
+# Training stages in curriculum order: each starts from the previous one's model.
+STAGES = ("plain", "stageA", "stageB")
+# A stage's steps are cut into at most this many epochs; a checkpoint is written at the end of each.
+EPOCHS = 10
+
+
+def epoch_steps(steps: int, epochs: int = EPOCHS) -> tuple[int, int]:
+    """(steps per epoch, number of epochs) of a stage of ``steps`` steps: ``ceil(steps / epochs)`` steps per
+    epoch, the last epoch takes what is left."""
+    per_epoch = max(1, math.ceil(steps / epochs))
+    return per_epoch, max(1, math.ceil(steps / per_epoch))
 
 
 def mel_config(features: dict[str, Any]) -> LogMelConfig:
@@ -52,21 +70,35 @@ def mel_config(features: dict[str, Any]) -> LogMelConfig:
 
 
 class ItemStream(IterableDataset):
-    """Endless batches of composed items as tensors (log-mel, caption rows, labels, hard negatives)."""
+    """Batches of composed items as tensors (log-mel, caption rows, labels, hard negatives): ``steps`` batches in
+    all, at most ``per_epoch`` of them per pass (one pass = one training epoch). Its random generators are the
+    composer's and its own ``rng``; :meth:`state_dict` holds how many batches it has yielded."""
 
     def __init__(self, composer: Composer, batch_size: int, fractions: dict[str, float], mel: LogMelConfig,
-                 seed: int, mixup_alpha: float = 0.0) -> None:
+                 seed: int, steps: int, per_epoch: int, mixup_alpha: float = 0.0) -> None:
         self.composer = composer
         self.batch_size = batch_size
         self.fractions = fractions
         self.mel = mel
         self.rng = np.random.default_rng(seed + 7)
+        self.steps = steps
+        self.per_epoch = per_epoch
         self.mixup_alpha = mixup_alpha
+        self.yielded = 0
         self.seconds = 0.0
         self.items = 0
 
+    def __len__(self) -> int:
+        return self.per_epoch
+
+    def state_dict(self) -> dict[str, int]:
+        return {"yielded": self.yielded}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.yielded = int(state["yielded"])
+
     def __iter__(self):
-        while True:
+        for _ in range(min(self.per_epoch, self.steps - self.yielded)):
             t0 = time.perf_counter()
             kinds = kinds_for_batch(self.batch_size, self.fractions, self.rng)
             b = self.composer.batch(kinds)
@@ -82,6 +114,7 @@ class ItemStream(IterableDataset):
                        neg_labels=torch.from_numpy(b.neg_labels))
             self.seconds += time.perf_counter() - t0
             self.items += len(kinds)
+            self.yielded += 1
             yield out
 
 
@@ -124,32 +157,10 @@ class ClapModule(pl.LightningModule):
         scale = self.order_lr_scale
         opt = torch.optim.AdamW([{"params": rest, "lr": tr["lr"]}, {"params": order, "lr": tr["lr"] * scale}],
                                 lr=tr["lr"], weight_decay=tr["weight_decay"])
+        # linear warm-up over 10% of the steps, then cosine decay to 5%
         total = max(1, self.total_steps)
-        warm = max(1, total // 10)
-
-        def factor(step: int) -> float:  # linear warm-up over 10% of the steps, then cosine decay to 5%
-            if step < warm:
-                return (step + 1) / warm
-            return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
-
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(max(1, total // 10), total, 0.05))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
-
-
-class StepTimer(pl.Callback):
-    """Wall time of the optimisation steps (forward, backward, update) apart from the batch composition."""
-
-    def __init__(self) -> None:
-        self.seconds = 0.0
-        self.steps = 0
-        self._t = 0.0
-
-    def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:  # noqa: ANN001
-        self._t = time.perf_counter()
-
-    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:  # noqa: ANN001
-        self.seconds += time.perf_counter() - self._t
-        self.steps += 1
 
 
 def save_model(model: ClapModel, hp: dict[str, Any], stage: str, table: CaptionTable, dest: Path) -> None:
@@ -176,19 +187,18 @@ def load_model(path: Path) -> tuple[ClapModel, dict[str, Any], str]:
 
 
 def train(stage: str, meta: Path, captions: Path, out: Path, hp: dict[str, Any], init: Path | None = None,
-          threads: int | None = None, progress: bool = True) -> dict[str, Any]:
+          threads: int | None = None, progress: bool = True, compute: Compute | None = None) -> dict[str, Any]:
     if stage not in STAGES:
         raise InputError(f"--stage: unknown stage {stage!r} (one of {', '.join(STAGES)})")
     if stage != "plain" and init is None:
         raise InputError(f"--init: stage {stage} starts from the previous stage's model.pt")
-    set_threads(threads)
     tr, st = hp["train"], hp["train"]["stages"][stage]
     seed = tr["seed"] + STAGES.index(stage)
-    pl.seed_everything(seed, workers=True, verbose=False)
+    start_run(seed, threads)
     table = CaptionTable.load(captions)
     sp = hp["split"]
     names_targets = [int(t) for t in table.blob["names"]]
-    split = class_split(names_targets, sp["unseen_classes"], sp["seed"], sp["val_fold"], sp.get("max_classes"))
+    split = class_split(names_targets, sp["unseen_classes"], sp["seed"], sp["val_fold"], sp["max_classes"])
     if split.to_json() != table.blob["split"]:
         raise InputError(f"{captions}: built for another class split (rebuild the caption table)")
     folds = tuple(f for f in range(1, 6) if f != split.val_fold)
@@ -201,57 +211,46 @@ def train(stage: str, meta: Path, captions: Path, out: Path, hp: dict[str, Any],
     if sum(fractions.values()) <= 0:
         raise InputError(f"config: audio.clap.train.stages.{stage}: single + set + seq must be > 0")
     mixup_alpha = tr["mixup_alpha"] if stage == "plain" else 0.0
-    stream = ItemStream(composer, tr["batch_size"], fractions, mel_config(hp["features"]), seed, mixup_alpha)
+    per_epoch, epochs = epoch_steps(st["steps"])
+    stream = ItemStream(composer, tr["batch_size"], fractions, mel_config(hp["features"]), seed, st["steps"],
+                        per_epoch, mixup_alpha)
     module = ClapModule(hp, table, st["steps"], st["order_lr_scale"])
+    audio_checkpoint = None
     if init is not None:
-        previous, _, prev_stage = load_model(init)
+        previous, _, _ = load_model(init)
         module.model.load_state_dict(previous.state_dict())
     elif hp["model"]["audio_checkpoint"]:
-        load_audio_checkpoint(module.model, hp["model"]["audio_checkpoint"])
+        audio_checkpoint = hp["model"]["audio_checkpoint"]
+        load_audio_checkpoint(module.model, audio_checkpoint)
     out.mkdir(parents=True, exist_ok=True)
-    ckpt_dir = out / "checkpoints"
-    timer = StepTimer()
-    callbacks: list[pl.Callback] = [ModelCheckpoint(dirpath=ckpt_dir, save_last=True, save_top_k=0,
-                                                    every_n_train_steps=max(1, st["steps"] // 4)), timer]
-    if progress:
-        callbacks.append(TQDMProgressBar(refresh_rate=max(1, st["steps"] // 20)))
-    trainer = pl.Trainer(
-        max_steps=st["steps"], accelerator="auto", devices=1, logger=CSVLogger(out, name="logs", version=""),
-        callbacks=callbacks, enable_progress_bar=progress, enable_model_summary=False,
-        log_every_n_steps=max(1, min(10, st["steps"] // 10)), num_sanity_val_steps=0, limit_val_batches=0,
-    )
-    last = ckpt_dir / "last.ckpt"
-    # resume only a run of the same stage, config and starting model: a changed config starts afresh
-    fingerprint = json.dumps({"stage": stage, "hp": hp, "init": str(init) if init else None}, sort_keys=True)
-    stamp = ckpt_dir / "config.json"
-    if last.exists() and (not stamp.exists() or stamp.read_text() != fingerprint):
-        last.unlink()
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(fingerprint)
-    loader = DataLoader(stream, batch_size=None, num_workers=0)
-    t1 = time.perf_counter()
-    trainer.fit(module, loader, ckpt_path=str(last) if last.exists() else None)
-    fit_seconds = time.perf_counter() - t1
+    fp = fingerprint({**hp, "stage": stage}, seed, compute=compute,
+                     inputs={"meta": meta, "captions": captions, "init": init, "audio_checkpoint": audio_checkpoint})
+    # Each epoch creates a DataLoader iterator; its own generator keeps those draws off torch's global RNG (which
+    # the mixup draws use). One global draw stands for the one iterator of the former endless stream, so a seed
+    # gives the same numbers as before.
+    loader = DataLoader(stream, batch_size=None, num_workers=0, generator=torch.Generator().manual_seed(seed))
+    torch.empty((), dtype=torch.int64).random_()
+    result = fit(module, loader, ckpt_dir=out / "checkpoints", fp=fp, max_epochs=epochs, compute=compute,
+                 progress=progress, stateful={"stream": stream, "stream_rng": stream.rng,
+                                              "composer_rng": composer.rng})
     module.model.eval()
     save_model(module.model, hp, stage, table, out / "model.pt")
-    import pandas as pd
-
-    logs = pd.read_csv(out / "logs" / "metrics.csv")
-    history = logs.dropna(subset=["loss"])[["step", "loss", "temperature"]]
+    history = result.history.reset_index()
+    history.insert(1, "step", [min(st["steps"], (int(e) + 1) * per_epoch) for e in history["epoch"]])
+    history = history[["epoch", "step", "loss", "temperature"]]
     with atomic_path(out / "history.csv") as tmp:
         history.to_csv(tmp, index=False)
     run = {
-        "stage": stage, "init": str(init) if init else None, "steps": st["steps"], "batch_size": tr["batch_size"],
-        "fractions": fractions, "order_lr_scale": st["order_lr_scale"], "train_clips": len(clips), "skipped_short_clips": clips.skipped,
-        "train_classes": len(split.seen),
-        "clip_load_seconds": load_seconds, "fit_seconds": fit_seconds,
-        "step_seconds": timer.seconds / max(1, timer.steps),
+        "stage": stage, "init": str(init) if init else None, "steps": st["steps"], "epochs": epochs,
+        "steps_per_epoch": per_epoch, "batch_size": tr["batch_size"], "fractions": fractions,
+        "order_lr_scale": st["order_lr_scale"], "train_clips": len(clips), "skipped_short_clips": clips.skipped,
+        "train_classes": len(split.seen), "clip_load_seconds": load_seconds,
         "compose_logmel_clips_per_second": stream.items / stream.seconds if stream.seconds > 0 else None,
         "final_loss": float(history["loss"].iloc[-1]) if len(history) else None,
         "final_temperature": float(module.model.temperature().detach()),
         "parameters": {"audio": sum(p.numel() for p in module.model.audio.parameters()),
                        "text_trainable": sum(p.numel() for p in module.model.text.parameters())},
-        "threads": torch.get_num_threads(), "device": str(module.device),
+        **result.as_json(),
     }
     write_json(out / "run.json", run)
     return run
@@ -265,15 +264,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--captions", required=True, type=Path, help="caption table of python -m domains.audio.text")
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--init", type=Path, default=None, help="model.pt of the previous stage")
-    p.add_argument("--config", action="append", type=Path)
-    p.add_argument("--hparams", default=None, help="JSON override of the audio.clap section")
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--no-progress", action="store_true")
+    add_training_arguments(p)
     args = p.parse_args(argv)
-    hp = resolve_clap_hparams(args.config, args.hparams)
+    hp = resolve_section(("audio", "clap"), args.config, args.hparams, parts=CLAP_PARTS["train"])
+    compute = resolve_compute(args.config, args.compute)
     with remove_on_failure(args.out, ("model.pt", "run.json", "history.csv")):
         run = train(args.stage, args.meta, args.captions, args.out, hp, args.init, args.threads,
-                    progress=not args.no_progress)
+                    progress=not args.no_progress, compute=compute)
     print(json.dumps(run))
 
 

@@ -1,10 +1,11 @@
 """Load every clip of one data set, fix its length, compute log-mel features once, and write them to one .npz.
 
     python -m domains.audio.prepare --dataset esc50 --meta resources/audio/esc50/meta.csv \
-        --out results/audio/features/esc50.npz --hparams '{"esc50": {...}}' [--threads 1]
+        --out results/audio/features/esc50.npz [--hparams '{"esc50": {...}}'] [--config FILE] [--threads 1]
 
-``--hparams`` is the ``audio.data`` config section (JSON); the data set's own subsection gives the sample rate,
-the clip length and the log-mel parameters (:class:`domains.audio.features.LogMelConfig`).
+Settings: the ``audio.data`` section of config/config.yaml (and ``--config`` files) with ``--hparams`` (JSON) merged
+on top (:func:`ssl_core.config.resolve_section`); the data set's own subsection gives the sample rate, the clip
+length and the log-mel parameters (:class:`domains.audio.features.LogMelConfig`).
 
 Per clip: ``load_audio`` (soundfile, mono, resampled to the configured rate), then zero-padded at the end or
 centre-cropped to ``clip_seconds``, then ``log_mel``. Written arrays (``numpy.load(path)``):
@@ -32,31 +33,21 @@ import numpy as np
 import torch
 
 from ssl_core.atomic import atomic_path
-from ssl_core.config import parse_json_override
+from ssl_core.config import resolve_section
 from ssl_core.errors import InputError, report_input_errors
 from ssl_core.runtime import set_threads
 
 from domains.audio.data import fix_length, load_audio, read_meta
 from domains.audio.features import LogMelConfig, log_mel
 
-DEFAULTS = {
-    "esc50": {"sample_rate": 16000, "clip_seconds": 5.0, "n_fft": 1024, "hop_length": 320, "n_mels": 64,
-              "f_min": 0.0, "f_max": None, "top_db": 80.0, "dtype": "float16"},
-    "fsdd": {"sample_rate": 8000, "clip_seconds": 1.0, "n_fft": 256, "hop_length": 128, "n_mels": 32,
-             "f_min": 0.0, "f_max": None, "top_db": 80.0, "dtype": "float16"},
-}
+DATASETS = ("esc50", "fsdd")
 ESC50_RATES = (16000, 44100)  # mirror (16 kHz .ogg) and upstream (44.1 kHz .wav)
 
 
 def dataset_params(dataset: str, hparams: dict) -> dict:
-    """The data set's subsection of ``audio.data`` over the built-in defaults."""
-    params = dict(DEFAULTS[dataset])
-    params.update(hparams.get(dataset, {}))
-    if params["clip_seconds"] <= 0:
-        raise InputError(f"audio.data.{dataset}.clip_seconds must be > 0, got {params['clip_seconds']}")
-    if params["dtype"] not in ("float16", "float32"):
-        raise InputError(f"audio.data.{dataset}.dtype must be float16 or float32, got {params['dtype']!r}")
-    return params
+    """The data set's subsection of ``audio.data``: ``hparams`` (the section or any part of it) merged over
+    config/config.yaml's section (:func:`ssl_core.config.resolve_section`), validated against the schema."""
+    return resolve_section(("audio", "data"), None, json.dumps(hparams))[dataset]
 
 
 def centre_fix(wave: np.ndarray, n: int) -> np.ndarray:
@@ -145,15 +136,17 @@ def write_npz(dest: Path, arrays: dict) -> None:
 @report_input_errors
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m domains.audio.prepare", description=__doc__.split("\n\n")[0])
-    p.add_argument("--dataset", required=True, choices=sorted(DEFAULTS))
+    p.add_argument("--dataset", required=True, choices=DATASETS)
     p.add_argument("--meta", required=True, type=Path, help="meta.csv written by domains.audio.fetch")
     p.add_argument("--out", required=True, type=Path, help="output .npz")
-    p.add_argument("--hparams", default="{}", help="the audio.data config section as JSON")
+    p.add_argument("--hparams", default=None, help="JSON object merged over the audio.data config section")
+    p.add_argument("--config", action="append", type=Path,
+                   help="config YAML merged over config/config.yaml (repeatable)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--limit", type=int, default=None, help="only the first N clips (tests)")
     args = p.parse_args(argv)
     set_threads(args.threads)
-    hparams = parse_json_override(args.hparams)
+    hparams = resolve_section(("audio", "data"), args.config, args.hparams)
     start = time.perf_counter()
     arrays = prepare(args.dataset, args.meta, hparams, limit=args.limit)
     write_npz(args.out, arrays)

@@ -7,7 +7,7 @@ Methods (``audio.ssl.methods``):
   augmented, the same augmentation the SSL methods use for labelled clips).
 - ``imix_finetune``: i-Mix contrastive pretraining (Lee et al., 2021: contrastive learning with mixup of the
   instances and their virtual labels) of the CNN trunk on every training clip without labels
-  (:func:`pretrain_imix`, ``audio.ssl.pretrain``), then the supervised training of ``supervised_10`` on the
+  (:class:`IMixPretraining`, ``audio.ssl.pretrain``), then the supervised training of ``supervised_10`` on the
   labelled clips: the self-supervised reference for what the pretraining alone gives.
 - ``mixmatch`` (Berthelot et al., 2019): ``unlabeled_batch / K`` unlabelled clips per step (so that every SSL
   method sees ``unlabeled_batch`` unlabelled rows per step), K weak augmentations of each unlabelled clip, averaged predictions
@@ -44,7 +44,9 @@ supervised baselines use only their labelled clips and start from scratch.
 
 Augmentations act on normalised log-mels ``[B, mels, frames]``: weak = random circular time shift and a random
 gain (a constant offset in dB); strong = weak + SpecAugment time and frequency masks (torchaudio) + Gaussian noise.
-All randomness comes from torch's global generator, seeded per run and saved in checkpoints.
+All randomness comes from torch's global generator, seeded per run and saved in checkpoints; random numbers are
+drawn on the CPU and moved to the clips' device, so a seed gives the same augmentations on every device (torchaudio's
+masks and the Gaussian noise are drawn on the clips' device).
 
 Training and evaluation (``audio.ssl.train``): Adam with an optional cosine decay (``lr_schedule``); before every
 validation and the test, optionally recompute the BN statistics on the clean training clips (``precise_bn``);
@@ -54,9 +56,7 @@ optionally evaluate an EMA of the weights (``ema_decay``) and take pseudo-labels
 
 from __future__ import annotations
 
-import json
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,19 +69,17 @@ from torch import nn
 
 from domains.audio.features import spec_augment
 from domains.audio.ssl_methods import (METHODS, PRETRAINED_METHODS, SELF_TRAINING_METHODS, SSL_DATASETS,
-                                       SUPERVISED_METHODS, run_hparams)
+                                       SUPERVISED_METHODS)
 from ssl_core.errors import InputError
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
-
-from tqdm.auto import tqdm
 
 from ssl_core.losses import (distribution_alignment, fixmatch_loss, i_mix_loss, linear_rampup, mixed_pseudo_label_loss,
                              mixmatch_loss, mixup_cross_entropy, pseudo_labels, sharpen)
 from ssl_core.losses.infonce import soft_target_cross_entropy
 from ssl_core.mixup import mix, sample_lambda, sample_permutation
 
-__all__ = ["METHODS", "PRETRAINED_METHODS", "SELF_TRAINING_METHODS", "SSLData", "run_hparams", "needs_trunk",
-           "pool_frames", "load_ssl_data", "split_run", "normalise_bands", "SmallCNN", "Augment", "pretrain_imix",
+__all__ = ["METHODS", "PRETRAINED_METHODS", "SELF_TRAINING_METHODS", "SSLData", "needs_trunk", "pool_frames",
+           "load_ssl_data", "split_run", "normalise_bands", "SmallCNN", "Augment", "IMixPretraining", "StepLoader",
            "SemiSupervised"]
 
 
@@ -101,7 +99,7 @@ class SSLData:
 def needs_trunk(method: str, hp: dict[str, Any]) -> bool:
     """Whether ``method`` starts from the i-Mix pretrained trunk (``domains.audio.ssl_pretrain``) under ``hp``: the
     methods that use unlabelled clips, when ``pretrain.steps > 0``."""
-    return method in PRETRAINED_METHODS and hp.get("pretrain", {"steps": 0})["steps"] > 0
+    return method in PRETRAINED_METHODS and hp["pretrain"]["steps"] > 0
 
 
 def pool_frames(x: np.ndarray, time_pool: int) -> np.ndarray:
@@ -216,11 +214,11 @@ class Augment:
         max_shift = int(self.hp["shift"] * frames)
         if max_shift > 0:
             shifts = torch.randint(-max_shift, max_shift + 1, (b,))
-            idx = (torch.arange(frames)[None, :] - shifts[:, None]) % frames
+            idx = ((torch.arange(frames)[None, :] - shifts[:, None]) % frames).to(x.device)
             x = torch.gather(x, 2, idx[:, None, :].expand_as(x))
         if self.hp["gain_db"] > 0:
-            gain = (torch.rand(b) * 2 - 1) * self.hp["gain_db"]
-            x = x + gain[:, None, None] * self.gain_scale[None, :, None]
+            gain = ((torch.rand(b) * 2 - 1) * self.hp["gain_db"]).to(x.device)
+            x = x + gain[:, None, None] * self.gain_scale.to(x.device)[None, :, None]
         return x
 
     def strong(self, x: torch.Tensor) -> torch.Tensor:
@@ -236,43 +234,56 @@ def _beta_lambda(n: int, alpha: float) -> torch.Tensor:
     return torch.maximum(lam, 1 - lam)
 
 
-def pretrain_imix(model: SmallCNN, clips: torch.Tensor, augment: Augment, cfg: dict[str, Any], *,
-                  progress: bool = False) -> list[float]:
-    """i-Mix contrastive pretraining of ``model``'s trunk on ``clips`` (labels unused); returns the loss per step.
+class IMixPretraining(pl.LightningModule):
+    """i-Mix contrastive pretraining of ``model``'s trunk on ``clips`` (labels unused); ``losses`` holds the loss of
+    every step (kept in checkpoints).
 
     Each step draws ``batch_size`` clips, makes two strong views, mixes the first views with a permutation of
     themselves (``lambda ~ Beta(mixup_alpha, mixup_alpha)``, :func:`ssl_core.mixup.mix`) and trains the trunk and a
-    throw-away two-layer projection head with :func:`ssl_core.losses.i_mix_loss` (the mixed view's target is
-    ``lambda`` on its own second view and ``1 - lambda`` on its partner's). Adam with ``lr`` and weight decay 1e-4,
-    ``steps`` steps. The classifier head is not touched. Why: with 3 labelled clips per class (ESC-10) the trunk
-    learnt from the labels alone generalises poorly, and FixMatch's confident pseudo-labels are mostly clips it
-    already gets right; a trunk first trained on every training clip without labels starts from more than the
-    labels give. Measured (domains/audio/README.md): 3.5 points less test error for the supervised fine-tuning on
-    held-out ESC-50 classes (300 steps on the run's clips), no measurable change on ESC-10 itself (also not with
-    1,000 steps on the ESC-50 pool).
+    throw-away two-layer projection head (built here, after ``model``) with :func:`ssl_core.losses.i_mix_loss` (the
+    mixed view's target is ``lambda`` on its own second view and ``1 - lambda`` on its partner's). Adam with ``lr``
+    and weight decay 1e-4; one training step per item of the loader (:class:`StepLoader`), ``steps`` in all
+    (:mod:`domains.audio.ssl_pretrain`). The classifier head is not touched. Why: with 3 labelled clips per class
+    (ESC-10) the trunk learnt from the labels alone generalises poorly, and FixMatch's confident pseudo-labels are
+    mostly clips it already gets right; a trunk first trained on every training clip without labels starts from
+    more than the labels give. Measured (domains/audio/README.md): 3.5 points less test error for the supervised
+    fine-tuning on held-out ESC-50 classes (300 steps on the run's clips), no measurable change on ESC-10 itself
+    (also not with 1,000 steps on the ESC-50 pool).
     """
-    width = model.head[-1].in_features
-    proj = nn.Sequential(nn.Linear(width, cfg["proj_dim"] * 2), nn.ReLU(), nn.Linear(cfg["proj_dim"] * 2, cfg["proj_dim"]))
-    opt = torch.optim.Adam([*model.features.parameters(), *proj.parameters()], lr=cfg["lr"], weight_decay=1e-4)
-    was_training = model.training
-    model.train()
-    losses = []
-    for _ in tqdm(range(cfg["steps"]), desc="i-Mix pretraining", disable=not progress, leave=False):
-        x = clips[torch.randint(len(clips), (cfg["batch_size"],))]
-        view1, view2 = augment.strong(x), augment.strong(x)
+
+    def __init__(self, model: SmallCNN, clips: torch.Tensor, augment: Augment, cfg: dict[str, Any]) -> None:
+        super().__init__()
+        self.model, self.clips, self.augment, self.cfg = model, clips, augment, cfg
+        width = model.head[-1].in_features
+        self.proj = nn.Sequential(nn.Linear(width, cfg["proj_dim"] * 2), nn.ReLU(),
+                                  nn.Linear(cfg["proj_dim"] * 2, cfg["proj_dim"]))
+        self.losses: list[float] = []
+
+    def configure_optimizers(self):
+        return torch.optim.Adam([*self.model.features.parameters(), *self.proj.parameters()], lr=self.cfg["lr"],
+                                weight_decay=1e-4)
+
+    def training_step(self, batch, batch_idx):
+        cfg = self.cfg
+        x = self.clips[torch.randint(len(self.clips), (cfg["batch_size"],))].to(self.device)
+        view1, view2 = self.augment.strong(x), self.augment.strong(x)
         lam, perm = sample_lambda(len(x), cfg["mixup_alpha"]), sample_permutation(len(x))
-        loss = i_mix_loss(proj(model.embed(mix(view1, lam, perm))), proj(model.embed(view2)), lam, perm,
-                          cfg["temperature"])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    model.train(was_training)
-    return losses
+        loss = i_mix_loss(self.proj(self.model.embed(mix(view1, lam, perm))), self.proj(self.model.embed(view2)),
+                          lam, perm, cfg["temperature"])
+        self.losses.append(loss.item())
+        self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=len(x))
+        return loss
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["imix_losses"] = list(self.losses)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.losses = list(checkpoint["imix_losses"])
 
 
 class StepLoader(torch.utils.data.IterableDataset):
-    """Yields step numbers: the module draws its own batches (with replacement) from tensors it holds."""
+    """Yields step numbers: the module draws its own batches (with replacement) from tensors it holds. One epoch of
+    the harness (``ssl_core.training.fit``) is ``steps`` training steps."""
 
     def __init__(self, steps: int) -> None:
         self.steps = steps
@@ -296,16 +307,15 @@ class SemiSupervised(pl.LightningModule):
         self.model = SmallCNN(n_classes, hp["model"]["channels"], hp["model"]["dropout"])
         tr = hp["train"]
         self.ema: AveragedModel | None = None
-        if tr.get("ema_decay", 0.0) > 0:  # weights (and BN statistics) averaged for evaluation / as the teacher
+        if tr["ema_decay"] > 0:  # weights (and BN statistics) averaged for evaluation / as the teacher
             self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(tr["ema_decay"]), use_buffers=True)
             self.ema.requires_grad_(False)
-        self.ema_teacher = bool(tr.get("ema_teacher", False)) and self.ema is not None
+        self.ema_teacher = bool(tr["ema_teacher"]) and self.ema is not None
         self.register_buffer("gain_scale", torch.ones(n_mels))
         # mixmatch/fixmatch.dist_align: labelled class prior and running mean of the weak-view predictions (ReMixMatch)
         self.register_buffer("label_prior", torch.full((n_classes,), 1.0 / n_classes))
         self.register_buffer("p_model", torch.full((n_classes,), 1.0 / n_classes))
         self.x_lab = self.y_lab = self.x_unl = None
-        self.step_times: list[float] = []
 
     def set_data(self, x_lab: torch.Tensor, y_lab: torch.Tensor, x_unl: torch.Tensor, gain_scale: torch.Tensor) -> None:
         """The run's clips: ``x_lab``/``y_lab`` are trained on with their labels (``selftrain_mixup``'s student: the
@@ -317,7 +327,7 @@ class SemiSupervised(pl.LightningModule):
 
     def _dist_align(self) -> bool:
         section = "mixmatch" if self.method == "mixmatch" else "fixmatch"
-        return bool(self.hp.get(section, {}).get("dist_align", False))
+        return bool(self.hp[section]["dist_align"])
 
     @torch.no_grad()
     def align(self, probs: torch.Tensor) -> torch.Tensor:
@@ -325,7 +335,7 @@ class SemiSupervised(pl.LightningModule):
         return ``probs`` aligned to the labelled class prior (ReMixMatch); unchanged when off."""
         if not self._dist_align():
             return probs
-        m = self.hp["train"].get("dist_align_momentum", 0.9)
+        m = self.hp["train"]["dist_align_momentum"]
         self.p_model.mul_(m).add_((1 - m) * probs.mean(0))
         return distribution_alignment(probs, self.label_prior, self.p_model)
 
@@ -337,12 +347,12 @@ class SemiSupervised(pl.LightningModule):
         """``train.precise_bn``: recompute the evaluated model's BN statistics (torch ``update_bn``: a plain average
         over one pass) on the unaugmented clips the method trains on (labelled; SSL methods: + unlabelled), instead
         of the running averages of the last training batches (weak, strong and mixed views)."""
-        if not self.hp["train"].get("precise_bn", False) or self.x_lab is None:
+        if not self.hp["train"]["precise_bn"] or self.x_lab is None:
             return
         clips = self.x_lab if self.method in SUPERVISED_METHODS else torch.cat([self.x_lab, self.x_unl])
         model = self.ema or self.model
         was_training = self.training
-        update_bn([clips[i:i + batch] for i in range(0, len(clips), batch)], model)
+        update_bn([clips[i:i + batch] for i in range(0, len(clips), batch)], model, device=self.device)
         self.train(was_training)
 
     def on_validation_epoch_start(self) -> None:
@@ -360,14 +370,14 @@ class SemiSupervised(pl.LightningModule):
 
     def configure_optimizers(self):
         tr = self.hp["train"]
-        scale = tr.get("trunk_lr_scale", 1.0) if needs_trunk(self.method, self.hp) else 1.0
+        scale = tr["trunk_lr_scale"] if needs_trunk(self.method, self.hp) else 1.0
         groups = [{"params": list(self.model.head.parameters())}]
         if scale > 0:  # 0: a frozen trunk (linear probe)
             groups.append({"params": list(self.model.features.parameters()), "lr": tr["lr"] * scale})
         else:
             self.model.features.requires_grad_(False)
         opt = torch.optim.Adam(groups, lr=tr["lr"], weight_decay=tr["weight_decay"])
-        if tr.get("lr_schedule", "constant") == "constant":
+        if tr["lr_schedule"] == "constant":
             return opt
         # FixMatch's cosine decay: lr * cos(7 pi k / (16 K)) at step k of K (to ~0.2 lr at the end)
         steps = tr["steps"]
@@ -379,14 +389,14 @@ class SemiSupervised(pl.LightningModule):
             self.ema.update_parameters(self.model)
 
     def _batch(self, x: torch.Tensor, n: int) -> torch.Tensor:
-        return torch.randint(len(x), (n,))
+        """``n`` rows of ``x`` drawn with replacement (indices from the CPU generator), on the module's device."""
+        return x[torch.randint(len(x), (n,))].to(self.device)
 
     def training_step(self, batch, batch_idx):
-        t0 = time.perf_counter()
         tr = self.hp["train"]
         aug = Augment(self.hp["augment"], self.gain_scale)
-        i = self._batch(self.x_lab, tr["batch_size"])
-        x, y = self.x_lab[i], self.y_lab[i]
+        i = torch.randint(len(self.x_lab), (tr["batch_size"],))
+        x, y = self.x_lab[i].to(self.device), self.y_lab[i].to(self.device)
         one_hot = F.one_hot(y, self.n_classes).float()
         logs: dict[str, torch.Tensor] = {}
         if self.method in SUPERVISED_METHODS:
@@ -397,19 +407,18 @@ class SemiSupervised(pl.LightningModule):
             n_u = tr["unlabeled_batch"]
             if self.method == "mixmatch":  # K views each: the same number of unlabelled rows per step as FixMatch
                 n_u = max(1, n_u // self.hp["mixmatch"]["k"])
-            u = self.x_unl[self._batch(self.x_unl, n_u)]
+            u = self._batch(self.x_unl, n_u)
             loss = getattr(self, f"_{self.method}")(aug, x, one_hot, u, logs)
         self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=len(x))
         for k, v in logs.items():
             self.log(k, v, on_step=False, on_epoch=True, batch_size=len(x))
-        self.step_times.append(time.perf_counter() - t0)
         return loss
 
     def _selftrain_mixup(self, aug: Augment, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The student's step: weakly augmented (pseudo-)labelled clips mixed with a permutation of the batch,
         mixup cross-entropy on both labels."""
         lam, perm = sample_lambda(len(x), self.hp["selftrain"]["mixup_alpha"]), sample_permutation(len(x))
-        return mixup_cross_entropy(self(mix(aug.weak(x), lam, perm)), y, y[perm], lam)
+        return mixup_cross_entropy(self(mix(aug.weak(x), lam, perm)), y, y[perm.to(self.device)], lam.to(self.device))
 
     def _mixmatch(self, aug: Augment, x, one_hot, u, logs) -> torch.Tensor:
         mm = self.hp["mixmatch"]
@@ -437,7 +446,7 @@ class SemiSupervised(pl.LightningModule):
         is normalised with its own BatchNorm batch statistics: in one joint batch the labelled clips are normalised
         with statistics dominated by the unlabelled weak and (masked, noisy) strong views."""
         b = len(x_in)
-        if self.hp["train"].get("bn_batches", "joint") == "separate":  # BN statistics of each kind of view apart
+        if self.hp["train"]["bn_batches"] == "separate":  # BN statistics of each kind of view apart
             weak = self.teacher(u_weak) if self.ema_teacher else self(u_weak).detach()
             return self(x_in), weak, self(u_strong)
         if self.ema_teacher:
@@ -468,7 +477,7 @@ class SemiSupervised(pl.LightningModule):
         if fm["mixup_labelled"]:
             lam_x, perm_x = _beta_lambda(b, fm["mixup_alpha"]), sample_permutation(b)
             x_in, x_t = mix(x_in, lam_x, perm_x), mix(one_hot, lam_x, perm_x)
-        labelled_partners = fm.get("mixup_partner", "unlabelled") == "labelled"  # weak labelled clips, true labels
+        labelled_partners = fm["mixup_partner"] == "labelled"  # weak labelled clips, true labels
         lam_u = _beta_lambda(n, fm["mixup_alpha"])
         perm_u = torch.randint(b, (n,)) if labelled_partners else sample_permutation(n)
         u_weak, u_strong = aug.weak(u), aug.strong(u)
@@ -477,10 +486,11 @@ class SemiSupervised(pl.LightningModule):
         loss_x = soft_target_cross_entropy(logits_x, x_t)
         labels, mask = pseudo_labels(self._aligned_logits(logits_w), fm["threshold"])
         if labelled_partners:
-            loss_u = mixed_pseudo_label_loss(logits_s, labels, mask, lam_u, perm_u, partner_labels=one_hot.argmax(1),
-                                             partner_mask=torch.ones(b, dtype=logits_s.dtype))
+            loss_u = mixed_pseudo_label_loss(logits_s, labels, mask, lam_u.to(self.device), perm_u.to(self.device),
+                                             partner_labels=one_hot.argmax(1),
+                                             partner_mask=torch.ones(b, dtype=logits_s.dtype, device=self.device))
         else:
-            loss_u = mixed_pseudo_label_loss(logits_s, labels, mask, lam_u, perm_u)
+            loss_u = mixed_pseudo_label_loss(logits_s, labels, mask, lam_u.to(self.device), perm_u.to(self.device))
         logs.update(loss_x=loss_x, loss_u=loss_u, mask_rate=mask.mean())
         return loss_x + fm["lambda_u"] * loss_u
 
@@ -494,13 +504,8 @@ class SemiSupervised(pl.LightningModule):
         """Class probabilities of the evaluated model (BN statistics refreshed first with ``precise_bn``; eval mode)."""
         self.refresh_bn()
         self.eval()
-        return torch.cat([torch.softmax(self.evaluate(x[i:i + batch]), dim=1) for i in range(0, len(x), batch)])
+        return torch.cat([torch.softmax(self.evaluate(x[i:i + batch].to(self.device)), dim=1).cpu()
+                          for i in range(0, len(x), batch)])
 
     def predict_labels(self, x: torch.Tensor, batch: int = 256) -> torch.Tensor:
         return self.predict_probs(x, batch).argmax(1)
-
-
-def write_result(path: Path, result: dict) -> None:
-    from ssl_core.atomic import write_json
-
-    write_json(path, json.loads(json.dumps(result)))

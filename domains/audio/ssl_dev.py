@@ -2,7 +2,8 @@
 
     python -m domains.audio.ssl_dev --features results/audio/features/esc50.npz \
         --methods supervised_10,fixmatch_mixup --groups 0,1,2,3 --folds 1,2,3,4,5 --seeds 0 \
-        [--override '{"pretrain": {"steps": 0}}'] [--config config/config.yaml] [--trunks DIR] --out dev.jsonl
+        [--override '{"pretrain": {"steps": 0}}'] [--config config/config.yaml] [--trunks DIR] [--compute JSON] \
+        --out dev.jsonl
 
 Why: ESC-10 has 30 validation clips per fold, so its validation error cannot resolve differences below about
 3 points, and its test folds must stay unseen while settings are chosen. The 40 ESC-50 classes that are not in
@@ -27,8 +28,9 @@ import numpy as np
 
 from ssl_core.config import DEFAULT_CONFIG, parse_json_override, resolve_section
 from ssl_core.errors import InputError, report_input_errors
+from ssl_core.training import resolve_compute
 
-from domains.audio.semisup import METHODS, SSLData, needs_trunk, pool_frames, run_hparams
+from domains.audio.semisup import METHODS, SSLData, needs_trunk, pool_frames
 from domains.audio.ssl_evaluate import paired_differences as evaluate_paired_differences
 from domains.audio.ssl_pretrain import load_trunk, pretrain_run, trunk_settings
 from domains.audio.ssl_train import train_run
@@ -92,15 +94,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--folds", default="1,2,3,4,5")
     p.add_argument("--seeds", default="0")
     p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="config whose audio.ssl section is used")
-    p.add_argument("--override", default="{}", help="JSON merged over the audio.ssl section (esc10 overrides applied)")
+    p.add_argument("--override", default="{}", help="JSON merged over the audio.ssl section as ESC-10 runs see it "
+                   "(its dataset_overrides applied)")
     p.add_argument("--name", default="default", help="setting name written with every run")
     p.add_argument("--out", required=True, type=Path, help="JSON lines file the runs are appended to")
     p.add_argument("--trunks", type=Path, help="directory that keeps the pretrained trunks for reuse")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--compute", default=None,
+                   help="JSON object merged over the compute section (accelerator, devices, precision)")
     args = p.parse_args(argv)
     override = parse_json_override(args.override, "--override")  # malformed JSON: named as this option
-    section = resolve_section(("audio", "ssl"), [args.config], args.override)
-    hp = run_hparams(section, "esc10")
+    hp = resolve_section(("audio", "ssl"), [args.config], args.override, "esc10")
+    compute = resolve_compute([args.config], args.compute)
     methods = args.methods.split(",")
     if unknown := [m for m in methods if m not in METHODS]:
         raise InputError(f"--methods: unknown {', '.join(unknown)} (known: {', '.join(METHODS)})")
@@ -118,10 +123,11 @@ def main(argv: list[str] | None = None) -> None:
                         trunk = where / "trunk.pt"
                         if not _reusable(trunk, trunk_settings(hp, "esc10", fold, seed)):
                             pretrain_run(args.features, "esc10", fold, seed, hp, where, threads=args.threads,
-                                         progress=False, data=groups[g])
+                                         progress=False, data=groups[g], compute=compute)
                     for method in methods:
                         r = train_run(args.features, "esc10", method, fold, seed, hp, Path(tmp) / method,
-                                      threads=args.threads, progress=False, data=groups[g], trunk=trunk)
+                                      threads=args.threads, progress=False, data=groups[g], trunk=trunk,
+                                      compute=compute)
                         run = {"name": args.name, "method": method, "group": g, "fold": fold, "seed": seed,
                                "test_error": r["test_error"], "val_error": r["val_error"], "override": override}
                         runs.append(run)

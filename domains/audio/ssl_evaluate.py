@@ -49,7 +49,7 @@ def summarise(dataset: str, results: list[dict]) -> dict:
             "n_labelled": int(np.mean([r["n_labelled"] for r in runs])),
             "n_unlabelled": int(np.mean([r["n_unlabelled"] for r in runs])),
             "n_test": int(np.mean([r["n_test"] for r in runs])),
-            "step_time_s": float(np.mean([r["step_time_s"] for r in runs])),
+            "step_time_s": _mean_or_none([r["step_time_s"] for r in runs]),
             "steps": runs[0]["steps"],
         }
         folds = sorted({r["fold"] for r in runs})
@@ -70,6 +70,12 @@ def summarise(dataset: str, results: list[dict]) -> dict:
                                       if m in error_rate}
         out["minus_supervised_10"] = paired_minus_supervised_10(error_rate)
     return out
+
+
+def _mean_or_none(values: list[float | None]) -> float | None:
+    """Mean of the values that are not None (a run resumed after its last epoch timed no step); None if none."""
+    timed = [v for v in values if v is not None]
+    return float(np.mean(timed)) if timed else None
 
 
 def paired_differences(runs: list[dict], keys: tuple[str, ...] = ("fold", "seed"),

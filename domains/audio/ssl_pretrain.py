@@ -2,7 +2,8 @@
 
     python -m domains.audio.ssl_pretrain --features results/audio/features/esc50.npz --dataset esc10 \
         --fold 1 --seed 0 --out results/audio/ssl/esc10/pretrain/fold1_seed0 \
-        --hparams '<audio.ssl section as JSON>' [--threads 1] [--no-progress]
+        [--hparams '<JSON over the data set's audio.ssl section>'] [--config FILE] [--compute JSON] [--threads 1] \
+        [--no-progress]
 
 The trunk depends only on the data set, test fold, seed and the ``pretrain`` / ``model`` / ``augment`` settings,
 not on the method, so one job pretrains it and ``imix_finetune``, ``mixmatch``, ``fixmatch`` and
@@ -17,33 +18,44 @@ Pretraining clips (``pretrain.pool``), labels never used:
   classes are what a user has in practice. The labelled 10 % and the test clips are the same as with ``run``.
 
 Clips are normalised with the run's statistics (:func:`domains.audio.semisup.normalise_bands`), so the trunk sees
-the inputs the training will give it. Outputs in ``--out``: ``trunk.pt`` (the trunk's state dict) and
-``pretrain.json`` (the settings it was made with, checked by ``ssl_train``; clip count, loss at the first and last
-step, wall time).
+the inputs the training will give it. Training (:class:`domains.audio.semisup.IMixPretraining`) runs on the harness
+(``ssl_core.training.fit``): its ``pretrain.steps`` are cut into epochs of at most 100 steps (the largest divisor of
+``steps`` up to 100, so the epochs add up to exactly ``steps``), with ``checkpoints/last.ckpt`` at the epoch
+boundaries; a rerun resumes an interrupted run made with the same settings and inputs and gives the trunk of an
+uninterrupted one. Outputs in ``--out``: ``trunk.pt`` (the trunk's state dict) and ``pretrain.json`` (the settings
+it was made with, checked by ``ssl_train``; clip count, loss at the first and last step, wall time ``wall_s``, and
+the harness's device, precision and timings).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
+from torch.utils.data import DataLoader
 
 from ssl_core.atomic import atomic_path, write_json
-from ssl_core.config import parse_json_override
+from ssl_core.config import resolve_section
 from ssl_core.errors import InputError, report_input_errors
-from ssl_core.runtime import set_threads
+from ssl_core.training import Compute, add_training_arguments, fingerprint, fit, resolve_compute, start_run
 
-from domains.audio.semisup import (SSL_DATASETS, Augment, SmallCNN, SSLData, load_ssl_data, normalise_bands,
-                                   pool_frames, pretrain_imix, run_hparams, split_run)
+from domains.audio.settings import semisup_parts
+from domains.audio.semisup import (SSL_DATASETS, Augment, IMixPretraining, SmallCNN, SSLData, StepLoader,
+                                   load_ssl_data, normalise_bands, pool_frames, split_run)
 
-__all__ = ["trunk_settings", "pretrain_clips", "pretrain_run", "load_trunk"]
+__all__ = ["trunk_settings", "pretrain_clips", "pretrain_run", "load_trunk", "epoch_steps"]
 
 POOLS = ("run", "source")
+EPOCH_STEPS = 100  # pretraining steps per epoch (checkpoint) at the most
+
+
+def epoch_steps(steps: int, most: int = EPOCH_STEPS) -> int:
+    """Steps per pretraining epoch: the largest divisor of ``steps`` up to ``most``, so that whole epochs make
+    exactly ``steps`` steps."""
+    return max(d for d in range(1, min(steps, most) + 1) if steps % d == 0)
 
 
 def trunk_settings(hp: dict, dataset: str, fold: int, seed: int) -> dict:
@@ -79,28 +91,39 @@ def pretrain_clips(features: Path, dataset: str, fold: int, data: SSLData, parts
 
 
 def pretrain_run(features: Path, dataset: str, fold: int, seed: int, hp: dict, out: Path, *,
-                 threads: int | None = 1, progress: bool = True, data: SSLData | None = None) -> dict:
+                 threads: int | None = None, progress: bool = True, data: SSLData | None = None,
+                 compute: Compute | None = None) -> dict:
     """Pretrain the trunk for one test fold and seed; write ``trunk.pt`` and ``pretrain.json`` in ``out``; return
-    ``pretrain.json``'s content. ``data``: as in :func:`domains.audio.ssl_train.train_run`."""
+    ``pretrain.json``'s content. ``hp``: the data set's ``audio.ssl`` section; ``data``: as in
+    :func:`domains.audio.ssl_train.train_run`. Checkpoints in ``out/checkpoints``; the fingerprint is the trunk's
+    settings (:func:`trunk_settings`), the seed, the features file and ``compute``."""
     cfg = hp["pretrain"]
     if cfg["steps"] <= 0:
         raise InputError(f"audio.ssl.pretrain.steps is {cfg['steps']} for {dataset}: nothing to pretrain")
-    set_threads(threads)
-    pl.seed_everything(seed, workers=True, verbose=False)
+    settings = trunk_settings(hp, dataset, fold, seed)
+    fp = fingerprint(settings, seed, {"features": features}, compute)
+    start_run(seed, threads)
     time_pool = hp[dataset]["time_pool"]
     if data is None:
         data = load_ssl_data(features, dataset, time_pool)
     parts = split_run(data, dataset, fold, seed, hp["label_fraction"], hp["val_fraction"])
     mean, std = normalise_bands(data.x, np.concatenate([parts["labelled"], parts["unlabelled"]]))
-    raw = pretrain_clips(features, dataset, fold, data, parts, cfg.get("pool", "run"), time_pool)
+    raw = pretrain_clips(features, dataset, fold, data, parts, cfg["pool"], time_pool)
     clips = (torch.from_numpy(raw) - mean) / std
     model = SmallCNN(len(data.classes), hp["model"]["channels"], hp["model"]["dropout"])
-    start = time.perf_counter()
-    losses = pretrain_imix(model, clips, Augment(hp["augment"], 1.0 / std.flatten()), cfg, progress=progress)
-    info = {"settings": trunk_settings(hp, dataset, fold, seed), "n_clips": int(len(clips)),
-            "steps": len(losses), "loss_first_last": [losses[0], losses[-1]], "wall_s": time.perf_counter() - start}
+    # the projection head is built after the model (the order of the random initialisations)
+    module = IMixPretraining(model, clips, Augment(hp["augment"], 1.0 / std.flatten()), cfg)
+    per_epoch = epoch_steps(cfg["steps"])
+    loader_rng = torch.Generator()  # creating the loader's iterator draws from this, not from the global generator
+    loader = DataLoader(StepLoader(per_epoch), batch_size=None, generator=loader_rng)
+    result = fit(module, loader, ckpt_dir=out / "checkpoints", fp=fp, max_epochs=cfg["steps"] // per_epoch,
+                 compute=compute, progress=progress, checkpoint_every=max(1, EPOCH_STEPS // per_epoch),
+                 stateful={"loader": loader_rng})
+    losses = module.losses
+    info = {"settings": settings, "n_clips": int(len(clips)), "steps": len(losses),
+            "loss_first_last": [losses[0], losses[-1]], "wall_s": result.fit_seconds, **result.as_json()}
     with atomic_path(out / "trunk.pt") as tmp:
-        torch.save(model.features.state_dict(), tmp)
+        torch.save(model.features.cpu().state_dict(), tmp)
     write_json(out / "pretrain.json", info)
     return info
 
@@ -129,16 +152,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--fold", required=True, type=int, help="ESC-10 test fold 1-5; FSDD: 0")
     p.add_argument("--seed", required=True, type=int)
     p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--hparams", required=True, help="the audio.ssl config section as JSON")
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--no-progress", action="store_true")
+    add_training_arguments(p)  # --hparams: JSON merged over the data set's audio.ssl section
     args = p.parse_args(argv)
-    hp = run_hparams(parse_json_override(args.hparams), args.dataset)
+    hp = resolve_section(("audio", "ssl"), args.config, args.hparams, args.dataset,
+                         parts=semisup_parts("pretrain", args.dataset))
     info = pretrain_run(args.features, args.dataset, args.fold, args.seed, hp, args.out, threads=args.threads,
-                        progress=not args.no_progress)
+                        progress=not args.no_progress, compute=resolve_compute(args.config, args.compute))
     print(f"{args.dataset} fold {args.fold} seed {args.seed}: i-Mix pretraining on {info['n_clips']} clips, "
           f"{info['steps']} steps, loss {info['loss_first_last'][0]:.3f} -> {info['loss_first_last'][1]:.3f}, "
-          f"{info['wall_s']:.0f} s")
+          f"{info['wall_s']:.0f} s on {info['device']}")
 
 
 if __name__ == "__main__":

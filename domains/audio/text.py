@@ -28,7 +28,9 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from domains.audio.settings import CLAP_PARTS
 from ssl_core.atomic import atomic_path
+from ssl_core.config import resolve_section
 from ssl_core.errors import InputError, report_input_errors
 from ssl_core.runtime import set_threads
 
@@ -182,9 +184,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--hparams", default=None, help="JSON override of the audio.clap section")
     p.add_argument("--threads", type=int, default=None)
     args = p.parse_args(argv)
-    from domains.audio.clap_hparams import resolve_clap_hparams
-
-    hp = resolve_clap_hparams(args.config, args.hparams)
+    hp = resolve_section(("audio", "clap"), args.config, args.hparams, parts=CLAP_PARTS["captions"])
     set_threads(args.threads)
     t0 = time.perf_counter()
     blob = build_caption_table(args.meta, hp["split"])

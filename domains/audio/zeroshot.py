@@ -35,13 +35,14 @@ import torch.nn.functional as F
 from sklearn.metrics import confusion_matrix, top_k_accuracy_score
 
 from domains.audio.clap_data import ClipSet, class_split, load_clips
-from domains.audio.clap_hparams import resolve_clap_hparams
 from domains.audio.clap_model import ClapModel
 from domains.audio.clap_train import load_model, mel_config
 from domains.audio.features import log_mel
+from domains.audio.settings import CLAP_PARTS
 from domains.audio.temporal import TEMPLATES, concat_pair, loudest_window, normalise_rms, overlay_pair
 from domains.audio.text import CaptionTable
 from ssl_core.atomic import write_json
+from ssl_core.config import resolve_section
 from ssl_core.errors import InputError, report_input_errors
 from ssl_core.runtime import set_threads
 
@@ -148,14 +149,14 @@ def temporal_order(model: ClapModel, table: CaptionTable, clips: ClipSet, classe
 
 def evaluate(model_path: Path, meta: Path, captions: Path, threads: int | None = None,
              eval_hp: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Every metric of the module docstring for one model; ``eval_hp`` (the ``eval`` section) defaults to the one
-    the model was trained with."""
+    """Every metric of the module docstring for one model; ``eval_hp``: the ``audio.clap.eval`` section (default:
+    config/config.yaml's; the model file holds only the settings its training read)."""
     set_threads(threads)
     model, hp, stage = load_model(model_path)
     table = CaptionTable.load(captions)
-    sp, ev = hp["split"], eval_hp or hp["eval"]
+    sp, ev = hp["split"], eval_hp or resolve_section(("audio", "clap"), None, None)["eval"]
     split = class_split([int(t) for t in table.blob["names"]], sp["unseen_classes"], sp["seed"], sp["val_fold"],
-                        sp.get("max_classes"))
+                        sp["max_classes"])
     if split.to_json() != table.blob["split"]:
         raise InputError(f"{captions}: built for another class split than {model_path}")
     f = hp["features"]
@@ -195,7 +196,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--hparams", default=None, help="JSON override of the audio.clap section (its eval part is used)")
     p.add_argument("--threads", type=int, default=None)
     args = p.parse_args(argv)
-    eval_hp = resolve_clap_hparams(args.config, args.hparams)["eval"]
+    eval_hp = resolve_section(("audio", "clap"), args.config, args.hparams, parts=CLAP_PARTS["evaluate"])["eval"]
     result = evaluate(args.model, args.meta, args.captions, args.threads, eval_hp)
     write_json(args.out, result)
     print(json.dumps({k: v for k, v in result.items() if k not in ("confusion", "unseen_classes")}))

@@ -33,8 +33,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from domains.code.hparams import resolve_hparams
 from ssl_core.atomic import atomic_path, write_json
+from domains.code.settings import STAGE_PARTS
+from ssl_core.config import resolve_section
 from ssl_core.errors import InputError, report_input_errors
 
 __all__ = ["source_roots", "iter_source_files", "extract_functions", "split_of", "build_corpus", "main"]
@@ -196,7 +197,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--config", action="append", type=Path)
     p.add_argument("--hparams", default=None, help="JSON override of the code config section")
     args = p.parse_args(argv)
-    hp = resolve_hparams(args.config, args.hparams)
+    hp = resolve_section(("code",), args.config, args.hparams, parts=STAGE_PARTS["corpus"])
     stats = build_corpus(hp, args.out)
     print(json.dumps(stats))
 

@@ -33,11 +33,12 @@ import numpy as np
 from scipy.stats import rankdata
 
 from domains.code.benchmark import Benchmark, load_benchmark
-from domains.code.hparams import resolve_hparams
 from domains.code.lexer import code_tokens, encoder_text, query_tokens, split_identifiers
 from domains.code.model import encode_texts, load_encoders
 from domains.code.tokenizer import load_tokenizer
+from domains.code.settings import STAGE_PARTS
 from ssl_core.atomic import write_json
+from ssl_core.config import resolve_section
 from ssl_core.errors import InputError, report_input_errors
 from ssl_core.runtime import set_threads
 
@@ -140,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int, default=None)
     args = p.parse_args(argv)
     set_threads(args.threads)
-    hp = resolve_hparams(args.config, args.hparams)
+    hp = resolve_section(("code",), args.config, args.hparams, parts=STAGE_PARTS["evaluate"])
     if (args.init or args.trained) and args.tokenizer is None:
         raise InputError("--tokenizer is required to evaluate encoders")
     bench = load_benchmark(args.benchmark, args.name)

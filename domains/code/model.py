@@ -58,22 +58,30 @@ def batch_ids(tokenizer: Tokenizer, texts: list[str], max_len: int) -> tuple[tor
 @torch.no_grad()
 def encode_texts(encoder: MeanPoolEncoder, tokenizer: Tokenizer, texts: list[str], max_len: int,
                  batch_size: int = 256) -> np.ndarray:
-    """L2-normalised embeddings of ``texts`` (float32, one row each); batches are sorted by length to pad less."""
+    """L2-normalised embeddings of ``texts`` (float32, one row each); batches are sorted by length to pad less.
+    The batches go to the device the encoder is on."""
     encoder.eval()
+    device = next(encoder.parameters()).device
     order = np.argsort([len(t) for t in texts])
     out = np.zeros((len(texts), encoder.bert.config.hidden_size), dtype=np.float32)
     for start in range(0, len(texts), batch_size):
         idx = order[start : start + batch_size]
         ids, mask = batch_ids(tokenizer, [texts[i] for i in idx], max_len)
-        z = torch.nn.functional.normalize(encoder(ids, mask), dim=-1)
-        out[idx] = z.numpy()
+        z = torch.nn.functional.normalize(encoder(ids.to(device), mask.to(device)), dim=-1)
+        out[idx] = z.float().cpu().numpy()
     return out
 
 
 def save_encoders(query: MeanPoolEncoder, code: MeanPoolEncoder, dest: Path) -> None:
-    """Both towers' configs and weights in one file (the same weights twice when they are shared)."""
-    blob = {"config": json.loads(json.dumps(query.bert.config.to_dict(), default=str)),
-            "query": query.bert.state_dict(), "code": code.bert.state_dict(), "shared": query is code}
+    """Both towers' configs and weights in one file (the same weights twice when they are shared), on the CPU
+    wherever the encoders are."""
+    towers = {"query": query.bert.state_dict(), "code": code.bert.state_dict()}
+    for name, state in towers.items():
+        for key, value in state.items():
+            if value.device.type != "cpu":  # one CPU copy of a shared tower's weights
+                state[key] = towers["query"][key] if name == "code" and query is code else value.cpu()
+    blob = {"config": json.loads(json.dumps(query.bert.config.to_dict(), default=str)), **towers,
+            "shared": query is code}
     with atomic_path(dest) as tmp:
         torch.save(blob, tmp)
 

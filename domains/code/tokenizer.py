@@ -16,9 +16,10 @@ from pathlib import Path
 
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
-from domains.code.hparams import resolve_hparams
 from domains.code.lexer import code_tokens, encoder_text, query_tokens
+from domains.code.settings import STAGE_PARTS
 from ssl_core.atomic import atomic_path
+from ssl_core.config import resolve_section
 from ssl_core.errors import InputError, report_input_errors
 
 __all__ = ["SPECIAL", "train_bpe", "load_tokenizer", "main"]
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--config", action="append", type=Path)
     p.add_argument("--hparams", default=None)
     args = p.parse_args(argv)
-    hp = resolve_hparams(args.config, args.hparams)
+    hp = resolve_section(("code",), args.config, args.hparams, parts=STAGE_PARTS["tokenizer"])
     if hp["model"]["pretrained"]:
         src = Path(hp["model"]["pretrained"]) / "tokenizer.json"
         if not src.is_file():

@@ -1,7 +1,8 @@
 """Train the query and code encoders with CoCoSoDa (or one of its ablations).
 
     python -m domains.code.train --corpus results/code/corpus --tokenizer results/code/tokenizer.json \
-        --variant cocosoda --out results/code/train/cocosoda [--config ...] [--hparams JSON] [--threads 1]
+        --variant cocosoda --out results/code/train/cocosoda [--config ...] [--hparams JSON] [--compute JSON] \
+        [--threads 1] [--no-progress]
 
 Each step takes ``train.batch_size`` docstring-code pairs. The online encoders embed the query and the code; the
 key encoders embed soft-augmented copies (:mod:`domains.code.augment`: dynamic masking and replacement by token
@@ -13,16 +14,20 @@ Variants (the paper's ablation rows): ``cocosoda`` (all of it), ``no_sda`` (no a
 original texts), ``no_queue`` (no momentum encoders and no queues: keys come from the online encoders, with
 gradient, and the only negatives are the batch's), ``no_intra`` (inter-modal loss only).
 
+Training runs in :func:`ssl_core.training.fit` (one process: the queues are per process, so no DDP): a GPU when
+the job has one (``compute`` section), checkpoints at epoch boundaries in ``checkpoints/`` holding the RNG states
+and the augmentation generator, so an interrupted run (SIGTERM: exit 143, SIGKILL) resumes exactly; a checkpoint of
+other settings or inputs, or of a finished run, is dropped with a warning and training starts from scratch.
+
 Outputs in ``--out``: ``encoder.pt`` (trained), ``encoder_init.pt`` (same seed before training: the untrained
 baseline), ``history.csv`` (per epoch: loss, inter, intra, validation MRR), ``run.json`` (step time, pairs/s,
-parameters) and ``checkpoints/last.ckpt`` (a rerun resumes from it).
+parameters, device, precision) and ``checkpoints/``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import random
 import time
 from pathlib import Path
@@ -31,23 +36,24 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import TQDMProgressBar
 from torch.utils.data import DataLoader, RandomSampler
 from transformers import BertModel
 
 from domains.code.augment import TypePools, soft_augment
-from domains.code.hparams import resolve_hparams
 from domains.code.lexer import code_tokens, encoder_text, query_tokens
 from domains.code.model import MeanPoolEncoder, batch_ids, bert_config, encode_texts, save_encoders
 from domains.code.tokenizer import load_tokenizer, read_pairs
+from domains.code.settings import STAGE_PARTS
 from ssl_core.atomic import atomic_path, remove_on_failure, write_json
+from ssl_core.config import resolve_section, select_parts
 from ssl_core.errors import InputError, report_input_errors
 from ssl_core.losses.cocosoda import cocosoda_loss
 from ssl_core.moco import NegativeQueue, ema_update_, momentum_copy
-from ssl_core.runtime import set_threads
-from ssl_core.training import CheckpointOnInterrupt, History, RNGState, checkpoint_callbacks, resume_path
+from ssl_core.training import (Compute, add_training_arguments, fingerprint, fit, resolve_compute, start_run,
+                               warmup_cosine)
 
-__all__ = ["VARIANTS", "variant_settings", "Lexed", "CoCoSoDaModule", "train", "main"]
+__all__ = ["VARIANTS", "variant_settings", "Lexed", "CoCoSoDaModule", "ValidMRR", "train",
+           "main"]
 
 VARIANTS = ("cocosoda", "no_sda", "no_queue", "no_intra")
 
@@ -146,14 +152,8 @@ class CoCoSoDaModule(pl.LightningModule):
         tr = self.hparams.hp["train"]
         params = {id(p): p for p in list(self.query_encoder.parameters()) + list(self.code_encoder.parameters())}
         opt = torch.optim.AdamW(list(params.values()), lr=tr["lr"], weight_decay=tr["weight_decay"])
-        total, warm = max(1, self.hparams.total_steps), tr["warmup_steps"]
-
-        def factor(step: int) -> float:
-            if step < warm:
-                return (step + 1) / warm
-            return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
-
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(tr["warmup_steps"], self.hparams.total_steps,
+                                                                     0.05))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
 
@@ -165,40 +165,30 @@ def mrr_of(query_emb: np.ndarray, code_emb: np.ndarray) -> float:
 
 
 class ValidMRR(pl.Callback):
-    """MRR on (up to 1000 pairs of) the validation split at the end of each epoch: the training curve."""
+    """MRR on (up to 1000 pairs of) the validation split after each epoch's last step: the training curve. Logged
+    from the last batch's end (same weights as at the epoch's end) so that the epoch's history row holds it."""
 
     def __init__(self, rows: list[dict], tokenizer, model: dict[str, Any]) -> None:
         self.q = [encoder_text([t for _, t in query_tokens(r["query"])]) for r in rows[:1000]]
         self.c = [encoder_text([t for _, t in code_tokens(r["code"])]) for r in rows[:1000]]
         self.tok, self.model = tokenizer, model
 
-    def on_train_epoch_end(self, trainer: pl.Trainer, module: CoCoSoDaModule) -> None:
-        if len(self.q) < 2:
+    def on_train_batch_end(self, trainer: pl.Trainer, module: CoCoSoDaModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        if len(self.q) < 2 or batch_idx + 1 != trainer.num_training_batches:
             return
         qe = encode_texts(module.query_encoder, self.tok, self.q, self.model["max_query_tokens"])
         ce = encode_texts(module.code_encoder, self.tok, self.c, self.model["max_code_tokens"])
         module.train()
-        module.log("valid_mrr", mrr_of(qe, ce), on_epoch=True)
-
-
-class StepTimer(pl.Callback):
-    def __init__(self) -> None:
-        self.seconds, self.steps, self._t = 0.0, 0, 0.0
-
-    def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:
-        self._t = time.perf_counter()
-
-    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
-        self.seconds += time.perf_counter() - self._t
-        self.steps += 1
+        module.log("valid_mrr", mrr_of(qe, ce), on_step=False, on_epoch=True, batch_size=1)
 
 
 def train(corpus: Path, tokenizer_path: Path, variant: str, hp: dict[str, Any], out: Path,
-          threads: int | None = None, progress: bool = True) -> dict[str, Any]:
-    set_threads(threads)
+          threads: int | None = None, progress: bool = True, compute: Compute | None = None) -> dict[str, Any]:
+    hp = select_parts(hp, STAGE_PARTS["train"])
     tr, md = hp["train"], hp["model"]
     settings = variant_settings(variant, hp)
-    pl.seed_everything(tr["seed"], workers=True, verbose=False)
+    start_run(tr["seed"], threads)
     tok = load_tokenizer(tokenizer_path)
     rows = read_pairs(corpus / "train.jsonl")
     if len(rows) < tr["batch_size"]:
@@ -224,39 +214,34 @@ def train(corpus: Path, tokenizer_path: Path, variant: str, hp: dict[str, Any], 
     out.mkdir(parents=True, exist_ok=True)
     if not (out / "encoder_init.pt").exists():
         save_encoders(module.query_encoder, module.code_encoder, out / "encoder_init.pt")
+    collate = Collate(lexed, tok, md, settings["augment"], tr["seed"])
     sampler = RandomSampler(range(len(rows)), replacement=False, num_samples=steps * tr["batch_size"])
     loader = DataLoader(range(len(rows)), batch_size=tr["batch_size"], sampler=sampler, drop_last=True,
-                        collate_fn=Collate(lexed, tok, md, settings["augment"], tr["seed"]), num_workers=0)
-    ckpt_dir = out / "checkpoints"
-    last, _ = checkpoint_callbacks(ckpt_dir, every_n_epochs=1, monitor_val=False)
-    history, timer = History(), StepTimer()
-    callbacks: list[pl.Callback] = [ValidMRR(read_pairs(corpus / "valid.jsonl"), tok, md), history, last, RNGState(),
-                                    CheckpointOnInterrupt(ckpt_dir / "last.ckpt"), timer]
-    if progress:
-        callbacks.append(TQDMProgressBar(refresh_rate=max(1, steps // 20)))
-    trainer = pl.Trainer(
-        max_epochs=epochs, accelerator="cpu", devices=1, logger=False, callbacks=callbacks,
-        enable_progress_bar=progress, enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0,
-        enable_checkpointing=True,
-    )
-    t0 = time.perf_counter()
-    trainer.fit(module, loader, ckpt_path=resume_path(ckpt_dir))
-    fit_seconds = time.perf_counter() - t0
+                        collate_fn=collate, num_workers=0)
+    pretrained = Path(md["pretrained"]) if md["pretrained"] and Path(md["pretrained"]).exists() else None
+    fp = fingerprint({"variant": variant, "epochs": epochs, "steps_per_epoch": steps, "model": md, "train": tr,
+                      "augment": hp["augment"]}, tr["seed"],
+                     inputs={"train": corpus / "train.jsonl", "valid": corpus / "valid.jsonl",
+                             "tokenizer": tokenizer_path, "pretrained": pretrained}, compute=compute)
+    result = fit(module, loader, ckpt_dir=out / "checkpoints", fp=fp, max_epochs=epochs, compute=compute,
+                 progress=progress, stateful={"augment_rng": collate.rng},
+                 callbacks=[ValidMRR(read_pairs(corpus / "valid.jsonl"), tok, md)])
     module.eval()
     save_encoders(module.query_encoder, module.code_encoder, out / "encoder.pt")
-    frame = history.frame()
+    frame = result.history
     with atomic_path(out / "history.csv") as tmp:
         frame.to_csv(tmp)
+    step = result.mean_step_seconds()
     run = {
         "variant": variant, "settings": settings, "train_pairs": len(rows), "epochs": epochs,
-        "steps_per_epoch": steps, "batch_size": tr["batch_size"], "fit_seconds": fit_seconds,
-        "lex_seconds": lex_seconds,
-        "step_seconds": timer.seconds / timer.steps if timer.steps else None,
-        "pairs_per_second": timer.steps * tr["batch_size"] / timer.seconds if timer.seconds else None,
+        "steps_per_epoch": steps, "batch_size": tr["batch_size"], "lex_seconds": lex_seconds,
+        **result.as_json(),
+        "step_seconds": step, "pairs_per_second": tr["batch_size"] / step if step else None,
         "parameters": sum(p.numel() for p in {id(p): p for p in list(module.query_encoder.parameters())
                                               + list(module.code_encoder.parameters())}.values()),
-        "final_loss": float(frame["loss"].iloc[-1]), "final_valid_mrr": float(frame["valid_mrr"].iloc[-1]) if "valid_mrr" in frame else None,
-        "threads": torch.get_num_threads(), "pretrained": md["pretrained"],
+        "final_loss": float(frame["loss"].iloc[-1]),
+        "final_valid_mrr": float(frame["valid_mrr"].iloc[-1]) if "valid_mrr" in frame else None,
+        "pretrained": md["pretrained"],
     }
     write_json(out / "run.json", run)
     return run
@@ -269,14 +254,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--tokenizer", required=True, type=Path)
     p.add_argument("--variant", default="cocosoda", choices=VARIANTS)
     p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--config", action="append", type=Path)
-    p.add_argument("--hparams", default=None)
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--no-progress", action="store_true")
+    add_training_arguments(p)
     args = p.parse_args(argv)
-    hp = resolve_hparams(args.config, args.hparams)
+    hp = resolve_section(("code",), args.config, args.hparams, parts=STAGE_PARTS["train"])
+    compute = resolve_compute(args.config, args.compute)
     with remove_on_failure(args.out, ("encoder.pt", "run.json", "history.csv")):
-        run = train(args.corpus, args.tokenizer, args.variant, hp, args.out, args.threads, not args.no_progress)
+        run = train(args.corpus, args.tokenizer, args.variant, hp, args.out, args.threads, not args.no_progress,
+                    compute)
     print(json.dumps(run))
 
 

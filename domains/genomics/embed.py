@@ -21,10 +21,11 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from domains.genomics.hparams import resolve_hparams
+from ssl_core.config import resolve_section
 from domains.genomics.model import embed_sequences, load_encoder
 from domains.genomics.preprocess import contigs, load_fragments
 from domains.genomics.tnf import tnf_features
+from domains.genomics.settings import STAGE_PARTS
 from ssl_core.atomic import atomic_path
 from ssl_core.errors import InputError, report_input_errors
 from ssl_core.runtime import set_threads
@@ -50,7 +51,7 @@ def embed(fragments: Path, tokens: Path, train_dir: Path, hp: dict, threads: int
     fr = load_fragments(fragments)
     tok = np.load(tokens / "eval.npz")
     stats = json.loads((tokens / "tokens.json").read_text())
-    window = stats.get("window", stats["max_tokens"])
+    window = stats["window"]
     names = [str(s) for s in fr["eval_species_names"]]
     seqs = {"fragments": [r.tobytes() for r in fr["eval_seqs"]], "contigs": contigs(fr)}
     ids = {"fragments": _split(tok["eval_ids"], tok["eval_offsets"]), "contigs": _split(tok["contig_ids"], tok["contig_offsets"])}
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--hparams", default=None)
     p.add_argument("--threads", type=int, default=None)
     args = p.parse_args(argv)
-    hp = resolve_hparams(args.config, args.hparams)
+    hp = resolve_section(("genomics",), args.config, args.hparams, parts=STAGE_PARTS["embed"])
     frag, cont, info = embed(args.fragments, args.tokens, args.train, hp, args.threads)
     _write(cont, args.contigs_out)
     _write(frag, args.out)

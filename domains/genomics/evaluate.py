@@ -32,7 +32,8 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from domains.genomics.hparams import resolve_hparams
+from domains.genomics.settings import STAGE_PARTS
+from ssl_core.config import resolve_section
 from ssl_core.atomic import atomic_path, write_json
 from ssl_core.errors import InputError, report_input_errors
 
@@ -168,7 +169,7 @@ def main(argv: list[str] | None = None) -> None:
     for f in (args.embeddings, args.contigs):
         if not f.is_file():
             raise InputError(f"{f}: file not found (run the embed stage first)")
-    hp = resolve_hparams(args.config, args.hparams)
+    hp = resolve_section(("genomics",), args.config, args.hparams, parts=STAGE_PARTS["evaluate"])
     metrics = evaluate(ad.read_h5ad(args.embeddings), ad.read_h5ad(args.contigs), hp)
     run = json.loads(args.train_run.read_text()) if args.train_run else None
     if run:

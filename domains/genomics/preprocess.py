@@ -35,9 +35,10 @@ from typing import Any
 
 import numpy as np
 
-from domains.genomics.hparams import resolve_hparams
+from ssl_core.config import resolve_section
 from domains.genomics.samples import Sample, read_sample_sheet
 from domains.genomics.seqio import read_genome
+from domains.genomics.settings import STAGE_PARTS
 from ssl_core.atomic import atomic_path, write_json
 from ssl_core.errors import InputError, report_input_errors
 
@@ -238,7 +239,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--config", action="append", type=Path, help="config YAML (repeatable; default config/config.yaml)")
     p.add_argument("--hparams", default=None, help="JSON object merged over the genomics config section")
     args = p.parse_args(argv)
-    hp = resolve_hparams(args.config, args.hparams)
+    hp = resolve_section(("genomics",), args.config, args.hparams, parts=STAGE_PARTS["preprocess"])
     samples = read_sample_sheet(args.samples)
     arrays, split = preprocess(samples, hp)
     write_outputs(args.out, arrays, split)

@@ -33,8 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from domains.genomics.hparams import resolve_hparams
+from ssl_core.config import resolve_section
 from domains.genomics.preprocess import contigs, load_fragments
+from domains.genomics.settings import STAGE_PARTS
 from ssl_core.atomic import atomic_path, write_json
 from ssl_core.errors import InputError, report_input_errors
 
@@ -104,7 +105,7 @@ def encode(tok, seqs: list[str], kmer: dict[str, Any] | None = None) -> list[np.
     :func:`encode_kmers`."""
     if kmer is not None and kmer["kind"] in KMER_KINDS:
         stride = 1 if kmer["kind"] == "kmer_overlap" else kmer["k"]
-        lut = kmer_table(kmer["k"], kmer.get("canonical", False))[1]
+        lut = kmer_table(kmer["k"], kmer["canonical"])[1]
         return [encode_kmers(s.encode("ascii"), kmer["k"], stride, lut) for s in seqs]
     return [np.asarray(e.ids, dtype=np.int32) for e in tok.encode_batch(seqs, add_special_tokens=False)]
 
@@ -209,7 +210,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ["RAYON_NUM_THREADS"] = str(args.threads)
     if not args.fragments.is_file():
         raise InputError(f"{args.fragments}: file not found (run the preprocess stage first)")
-    hp = resolve_hparams(args.config, args.hparams)
+    hp = resolve_section(("genomics",), args.config, args.hparams, parts=STAGE_PARTS["tokenize"])
     print(json.dumps(tokenize(load_fragments(args.fragments), hp, args.out)))
 
 

@@ -1,7 +1,7 @@
 """Train the DNA encoder with the C^2LR curriculum of DNABERT-S: phase 1 weighted SimCLR, phase 2 MI-Mix.
 
     python -m domains.genomics.train --tokens results/genomics/tokens --out results/genomics/train \
-        [--config ...] [--hparams ...] [--threads 1] [--no-progress]
+        [--config ...] [--hparams ...] [--compute '{"devices": 2}'] [--threads 1] [--no-progress]
 
 Each step takes one pre-sampled batch of positive pairs (two non-overlapping fragments of one genome; the pairs of
 a batch come from distinct species), streamed from the epoch's token shard. Phase 1 (``train.phase1_epochs``):
@@ -9,11 +9,19 @@ weighted SimCLR (:func:`ssl_core.losses.mimix.weighted_simclr`) over the 2B pool
 negatives. Phase 2 (``train.phase2_epochs``): MI-Mix - the hidden states of anchor i and anchor pi(i) are mixed
 at a random layer with lambda_i ~ Beta(alpha, alpha) and the mixed output must recover lambda against the
 positives of both sources (:func:`ssl_core.losses.imix.i_mix_loss`), plus ``mimix_simclr_weight`` times the
-phase-1 loss. AdamW, linear warm-up then cosine decay.
+phase-1 loss. AdamW, linear warm-up then cosine decay to 10 % (:func:`ssl_core.training.warmup_cosine`).
+
+Training runs through :func:`ssl_core.training.fit`: checkpoints at epoch ends in ``--out/checkpoints`` (the
+mixing generator's state included), resumed only by a rerun with the same settings, inputs and compute (else a
+warning names the change and training starts over); SIGTERM stops at the end of the running epoch (exit 143).
+``compute.devices > 1`` trains with DDP: Lightning's DistributedSampler (no shuffling) deals the epoch's
+``steps_per_epoch`` pre-sampled batches out in turn (rank r takes batches r, r + D, r + 2D, ...; when D does not
+divide them, the first ones are repeated to even out the ranks), so every optimiser step averages the gradients of
+D batches and an epoch has ceil(steps_per_epoch / D) optimiser steps (the schedule's length follows).
 
 Outputs in ``--out``: ``encoder_init.pt`` (the encoder before contrastive training, same seed: the random-init
-baseline), ``encoder.pt`` (trained), ``history.csv`` (per-epoch loss and phase), ``run.json`` (timings,
-sequences/s per phase) and ``checkpoints/last.ckpt`` (a rerun resumes from it).
+baseline), ``encoder.pt`` (trained), ``history.csv`` (per-epoch loss and phase), ``run.json`` (timings, sequences/s
+per phase over all devices, device, precision).
 """
 
 from __future__ import annotations
@@ -21,26 +29,25 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
-from pytorch_lightning.loggers import CSVLogger
+from pytorch_lightning.utilities import rank_zero_only
 from torch.utils.data import DataLoader, Dataset
 from transformers import BertConfig, BertModel
 
-from domains.genomics.hparams import resolve_hparams
 from domains.genomics.model import DNAEncoder, bert_config
+from domains.genomics.settings import STAGE_PARTS
 from ssl_core.atomic import atomic_path, remove_on_failure, write_json
+from ssl_core.config import resolve_section
 from ssl_core.errors import InputError, report_input_errors
 from ssl_core.losses.imix import i_mix_loss
 from ssl_core.losses.mimix import weighted_simclr
-from ssl_core.runtime import set_threads
+from ssl_core.training import (Compute, add_training_arguments, fingerprint, fit, resolve_compute, start_run,
+                               warmup_cosine)
 
 __all__ = ["ShardDataset", "C2LRModule", "train", "main"]
 
@@ -76,44 +83,13 @@ class ShardDataset(Dataset):
 
 
 class SetEpoch(pl.Callback):
+    """Point the dataset at the epoch's shard before each epoch (also after a resume)."""
+
     def __init__(self, ds: ShardDataset) -> None:
         self.ds = ds
 
     def on_train_epoch_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         self.ds.epoch = trainer.current_epoch
-
-
-class PhaseTimer(pl.Callback):
-    """Training-step wall time and sequences per phase (the figure benchmarks/genomics_train.py also measures)."""
-
-    def __init__(self) -> None:
-        self.seconds = {"simclr": 0.0, "mimix": 0.0}
-        self.sequences = {"simclr": 0, "mimix": 0}
-        self._t = 0.0
-
-    def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:
-        self._t = time.perf_counter()
-
-    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
-        phase = module.phase()
-        self.seconds[phase] += time.perf_counter() - self._t
-        self.sequences[phase] += 2 * batch.shape[0]
-
-
-class EpochHistory(pl.Callback):
-    """Append (epoch, mean loss, phase) to ``epochs.csv`` at the end of every epoch."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        m = trainer.callback_metrics
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        new = not self.path.exists()
-        with open(self.path, "a") as fh:
-            if new:
-                fh.write("epoch,loss,phase2\n")
-            fh.write(f"{trainer.current_epoch},{float(m['loss']):.6f},{float(m['phase2']):.0f}\n")
 
 
 class C2LRModule(pl.LightningModule):
@@ -152,21 +128,16 @@ class C2LRModule(pl.LightningModule):
             loss = self.simclr_step(batch)
         else:
             loss, _ = self.mimix_step(batch)
-        self.log("loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=batch.shape[0])
-        self.log("phase2", float(self.phase() == "mimix"), on_step=False, on_epoch=True, batch_size=batch.shape[0])
+        # sync_dist: under DDP the epoch's loss is the mean over all ranks' batches (one device: no-op)
+        self.log("loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=batch.shape[0], sync_dist=True)
+        self.log("phase2", float(self.phase() == "mimix"), on_step=False, on_epoch=True, batch_size=batch.shape[0],
+                 sync_dist=True)
         return loss
 
     def configure_optimizers(self) -> dict[str, Any]:
         tr = self.hparams.train
         opt = torch.optim.AdamW(self.parameters(), lr=tr["lr"], weight_decay=tr["weight_decay"])
-        total, warm = max(1, self.hparams.total_steps), tr["warmup_steps"]
-
-        def factor(step: int) -> float:
-            if step < warm:
-                return (step + 1) / warm
-            return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
-
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(tr["warmup_steps"], self.hparams.total_steps, 0.1))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
 
@@ -177,10 +148,13 @@ def _save_encoder(encoder: DNAEncoder, dest: Path) -> None:
         torch.save(blob, tmp)
 
 
-def train(tokens: Path, hp: dict[str, Any], out: Path, threads: int | None = None, progress: bool = True) -> dict[str, Any]:
-    set_threads(threads)
+def train(tokens: Path, hp: dict[str, Any], out: Path, compute: Compute | None = None, threads: int | None = None,
+          progress: bool = True) -> dict[str, Any]:
+    """Train on the token shards in ``tokens`` with the resolved ``genomics`` section ``hp``; write the outputs
+    to ``out`` (rank 0) and return the run record. Under DDP the other ranks exit inside :func:`fit`."""
+    compute = compute or Compute()
     tr, md = hp["train"], hp["model"]
-    pl.seed_everything(tr["seed"], workers=True, verbose=False)
+    start_run(tr["seed"], threads)
     stats = json.loads((tokens / "tokens.json").read_text())
     epochs = tr["phase1_epochs"] + tr["phase2_epochs"]
     if epochs < 1:
@@ -189,45 +163,42 @@ def train(tokens: Path, hp: dict[str, Any], out: Path, threads: int | None = Non
         bert = BertModel.from_pretrained(md["pretrained"], local_files_only=True, add_pooling_layer=False)
         bert_cfg = bert.config.to_dict()
     else:
-        bert_cfg = bert_config(md, stats["vocab_size"], stats.get("window", stats["max_tokens"])).to_dict()
+        bert_cfg = bert_config(md, stats["vocab_size"], stats["window"]).to_dict()
     bert_cfg = json.loads(json.dumps(bert_cfg, default=str))
-    module = C2LRModule(bert_cfg, tr, total_steps=epochs * tr["steps_per_epoch"])
+    steps_per_device = math.ceil(tr["steps_per_epoch"] / compute.devices)  # DistributedSampler's share of an epoch
+    module = C2LRModule(bert_cfg, tr, total_steps=epochs * steps_per_device)
     if md["pretrained"]:
         module.encoder.bert.load_state_dict(bert.state_dict())
-    out.mkdir(parents=True, exist_ok=True)
-    if not (out / "encoder_init.pt").exists():
-        _save_encoder(module.encoder, out / "encoder_init.pt")
+    if rank_zero_only.rank == 0:
+        _save_encoder(module.encoder, out / "encoder_init.pt")  # seeded: the same file on every (re)run
 
     ds = ShardDataset(tokens / "train", tr["steps_per_epoch"], int(bert_cfg["max_position_embeddings"]))
     loader = DataLoader(ds, batch_size=None, shuffle=False, num_workers=0)
-    ckpt_dir = out / "checkpoints"
-    timer = PhaseTimer()
-    callbacks: list[pl.Callback] = [EpochHistory(out / "logs" / "epochs.csv"),
-                                    ModelCheckpoint(dirpath=ckpt_dir, save_last=True, save_top_k=0), SetEpoch(ds), timer]
-    if progress:
-        callbacks.append(TQDMProgressBar(refresh_rate=max(1, tr["steps_per_epoch"] // 10)))
-    trainer = pl.Trainer(
-        max_epochs=epochs, accelerator="auto", devices=1, logger=CSVLogger(out, name="logs", version=""),
-        callbacks=callbacks, enable_progress_bar=progress, enable_model_summary=False, log_every_n_steps=1,
-        num_sanity_val_steps=0, limit_val_batches=0, deterministic=False,
-    )
-    last = ckpt_dir / "last.ckpt"
-    t0 = time.perf_counter()
-    trainer.fit(module, loader, ckpt_path=str(last) if last.exists() else None)
-    fit_seconds = time.perf_counter() - t0
+    inputs = {"tokens": tokens / "tokens.json", "shards": tokens / "train", "pretrained": md["pretrained"]}
+    fp = fingerprint({"train": tr, "model": md}, tr["seed"], inputs, compute)
+    result = fit(module, loader, ckpt_dir=out / "checkpoints", fp=fp, max_epochs=epochs, compute=compute,
+                 progress=progress, stateful={"mix_generator": module.gen}, ddp=True,
+                 callbacks=[SetEpoch(ds)], refresh_rate=max(1, steps_per_device // 10))
     module.eval()
     _save_encoder(module.encoder, out / "encoder.pt")
-    # One row per epoch, appended as epochs end (survives interruption and resume); a rerun epoch keeps its last row.
-    history = pd.read_csv(out / "logs" / "epochs.csv").groupby("epoch").last()
+    # Losses with 6 decimals (history.csv's format), final_loss read from them.
+    history = result.history[["loss", "phase2"]].astype({"phase2": int})
+    history["loss"] = [float(f"{x:.6f}") for x in history["loss"]]
     with atomic_path(out / "history.csv") as tmp:
         history.to_csv(tmp)
+    sequences_per_step = 2 * stats["batch_size"] * compute.devices
+    seconds = {"simclr": 0.0, "mimix": 0.0}
+    steps = {"simclr": 0, "mimix": 0}
+    for epoch, s in result.step_seconds:
+        phase = "simclr" if epoch < tr["phase1_epochs"] else "mimix"
+        seconds[phase] += s
+        steps[phase] += 1
     run = {
         "epochs": epochs, "phase1_epochs": tr["phase1_epochs"], "phase2_epochs": tr["phase2_epochs"],
-        "steps_per_epoch": tr["steps_per_epoch"], "batch_pairs": stats["batch_size"], "fit_seconds": fit_seconds,
-        "sequences_per_second": {k: timer.sequences[k] / timer.seconds[k] for k in timer.seconds if timer.seconds[k] > 0},
+        "steps_per_epoch": tr["steps_per_epoch"], "batch_pairs": stats["batch_size"],
+        "sequences_per_second": {k: sequences_per_step * steps[k] / seconds[k] for k in seconds if seconds[k] > 0},
         "parameters": sum(p.numel() for p in module.encoder.parameters()),
-        "final_loss": float(history["loss"].iloc[-1]), "threads": torch.get_num_threads(),
-        "device": str(module.device), "pretrained": md["pretrained"],
+        "final_loss": float(history["loss"].iloc[-1]), "pretrained": md["pretrained"], **result.as_json(),
     }
     write_json(out / "run.json", run)
     return run
@@ -238,16 +209,17 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m domains.genomics.train", description=__doc__.split("\n\n")[0])
     p.add_argument("--tokens", required=True, type=Path, help="output directory of the tokenize stage")
     p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--config", action="append", type=Path)
-    p.add_argument("--hparams", default=None)
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--no-progress", action="store_true")
+    add_training_arguments(p)
     args = p.parse_args(argv)
     if not (args.tokens / "tokens.json").is_file():
         raise InputError(f"{args.tokens}: no tokens.json (run the tokenize stage first)")
-    hp = resolve_hparams(args.config, args.hparams)
+    hp = resolve_section(("genomics",), args.config, args.hparams, parts=STAGE_PARTS["train"])
+    compute = resolve_compute(args.config, args.compute)
+    if rank_zero_only.rank != 0:  # a DDP worker started by Lightning: trains its share, exits inside fit
+        train(args.tokens, hp, args.out, compute, args.threads, progress=False)
+        return
     with remove_on_failure(args.out, ("encoder.pt", "run.json")):
-        run = train(args.tokens, hp, args.out, args.threads, progress=not args.no_progress)
+        run = train(args.tokens, hp, args.out, compute, args.threads, progress=not args.no_progress)
     print(json.dumps(run))
 
 

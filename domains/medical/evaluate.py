@@ -37,7 +37,9 @@ def aggregate(runs: list[dict]) -> dict:
     out["selection"] = runs[0]["selection"]
     out["epochs"] = runs[0]["epochs"]
     out["fit_seconds_mean"] = float(np.mean([r["fit_seconds"] for r in runs]))
-    out["epoch_seconds_median"] = float(np.median([r["epoch_seconds_median"] for r in runs]))
+    # None: a run resumed from its last epoch's checkpoint trained no epoch in its own process
+    epoch_seconds = [r["epoch_seconds_median"] for r in runs if r["epoch_seconds_median"] is not None]
+    out["epoch_seconds_median"] = float(np.median(epoch_seconds)) if epoch_seconds else None
     return out
 
 

@@ -61,8 +61,15 @@ class GCN(nn.Module):
     def forward(self, x: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
         h = x
         for layer in self.layers:
-            h = F.dropout(F.leaky_relu(torch.sparse.mm(adj, layer(h)), 0.25), self.dropout, self.training)
+            h = F.dropout(F.leaky_relu(_propagate(adj, layer(h)), 0.25), self.dropout, self.training)
         return self.classifier(h)
+
+
+def _propagate(adj: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """``A H`` in the sparse adjacency's precision (fp32): under bf16/fp16 mixed precision ``H`` arrives in half
+    precision, and sparse products in half precision are not supported on every device. fp32 runs are unchanged."""
+    with torch.autocast(device_type=h.device.type, enabled=False):
+        return torch.sparse.mm(adj, h.to(adj.dtype))
 
 
 class MOGONET(nn.Module):

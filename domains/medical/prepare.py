@@ -11,8 +11,9 @@ from pathlib import Path
 
 from domains.medical.data import load_dataset, preprocess
 from domains.medical.datasets import get_spec
-from domains.medical.hparams import resolve_hparams
+from domains.medical.settings import STAGE_PARTS
 from ssl_core.atomic import atomic_path
+from ssl_core.config import resolve_section
 from ssl_core.errors import InputError, report_input_errors
 
 
@@ -29,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
         spec = get_spec(args.dataset)
     except KeyError as exc:
         raise InputError(str(exc.args[0])) from None
-    hp = resolve_hparams(args.config, args.hparams, spec.name)
+    hp = resolve_section(("medical",), args.config, args.hparams, spec.name, parts=STAGE_PARTS["prepare"])
     adata = preprocess(load_dataset(args.raw, spec), **hp["preprocess"])
     with atomic_path(args.out) as tmp:
         adata.write_h5ad(tmp)

@@ -9,18 +9,21 @@ Stage of the medical pipeline; run from Snakemake or on its own::
 Model selection never looks at the test split: a stratified, seeded validation split is carved from the training
 rows; ``train.selection`` is ``last`` (the last epoch, the default) or ``best_val`` (the epoch with the best
 validation accuracy). Data sets without a fixed split get a seeded stratified train/test split first.
-Outputs in ``--out``: ``predictions.tsv`` (test probabilities), ``run.json`` (test metrics, selected epoch,
-timings), ``history.csv`` (per-epoch losses and validation metrics) and ``checkpoints/`` (``last.ckpt`` makes a
-rerun resume instead of starting over).
+Outputs in ``--out``: ``predictions.tsv`` (test probabilities), ``run.json`` (test metrics, selected epoch, device,
+timings), ``history.csv`` (per-epoch losses and validation metrics) and ``checkpoints/``.
+
+Training runs through :func:`ssl_core.training.fit`: a rerun of an interrupted job (SIGTERM, SIGKILL) resumes
+from ``checkpoints/last.ckpt`` and ends with the metrics of an uninterrupted run; a finished run, or one whose
+settings, seed, data or compute settings changed, trains from scratch. ``--compute`` chooses the device(s):
+M3CoL trains with DDP over ``devices > 1`` (each epoch's batch split over the devices); the MOGONET-style
+baseline trains its whole patient graph as one batch and refuses ``devices > 1``.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import dataclasses
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -29,41 +32,27 @@ import numpy as np
 import pandas as pd
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import TQDMProgressBar
-from pytorch_lightning.loggers import CSVLogger
-from pytorch_lightning.plugins.environments import SLURMEnvironment
-from pytorch_lightning.utilities.exceptions import SIGTERMException
+from pytorch_lightning.utilities import rank_zero_only
 from sklearn.model_selection import train_test_split
 from torch.utils.data import DataLoader, TensorDataset
 
 from domains.medical.data import view_slices
-from domains.medical.hparams import resolve_hparams
+from domains.medical.settings import METHODS, STAGE_PARTS
 from domains.medical.metrics import classification_metrics
 from domains.medical.model import M3CoL, M3CoLConfig
 from domains.medical.mogonet import MOGONET, MOGONETConfig, patient_graph
 from ssl_core.atomic import atomic_path, remove_on_failure, write_json
+from ssl_core.config import resolve_section, select_parts
 from ssl_core.errors import InputError, report_input_errors
-from ssl_core.runtime import set_threads
-from ssl_core.training import (
-    CheckpointOnInterrupt,
-    History,
-    RNGState,
-    checkpoint_callbacks,
-    resume_path,
-    was_interrupted,
-)
+from ssl_core.training import Compute, add_training_arguments, fingerprint, fit, resolve_compute, start_run
 
 __all__ = ["METHODS", "M3CoLModule", "MOGONETModule", "split_indices", "train_one", "main"]
-
-
-class TrainingInterrupted(Exception):
-    """Fitting stopped before its last epoch (SIGTERM, Ctrl-C): no result is written, checkpoints are kept."""
 
 
 def _log_lr(module: pl.LightningModule) -> None:
     """Log the learning rate this epoch trains with (``lr`` in history.csv; the curves figure plots it)."""
     opt = module.optimizers()
-    module.log("lr", float(opt.param_groups[0]["lr"]), on_step=False, on_epoch=True, batch_size=1)
+    module.log("lr", float(opt.param_groups[0]["lr"]), on_step=False, on_epoch=True, batch_size=1, sync_dist=True)
 
 
 class M3CoLModule(pl.LightningModule):
@@ -85,8 +74,9 @@ class M3CoLModule(pl.LightningModule):
         out = self.model.loss(views, y, use_mixup)
         n = y.shape[0]
         for key in ("total", "fusion_ce", "unimodal_ce", "contrastive"):
-            self.log(f"train_{key}", out[key], on_step=False, on_epoch=True, batch_size=n)
-        self.log("train_acc", (out["logits"].argmax(1) == y).float().mean(), on_step=False, on_epoch=True, batch_size=n)
+            self.log(f"train_{key}", out[key], on_step=False, on_epoch=True, batch_size=n, sync_dist=True)
+        self.log("train_acc", (out["logits"].argmax(1) == y).float().mean(), on_step=False, on_epoch=True,
+                 batch_size=n, sync_dist=True)
         _log_lr(self)
         return out["total"]
 
@@ -94,8 +84,9 @@ class M3CoLModule(pl.LightningModule):
         *views, y = batch
         logits = self.model(views)
         n = y.shape[0]
-        self.log("val_loss", torch.nn.functional.cross_entropy(logits, y), batch_size=n, prog_bar=True)
-        self.log("val_acc", (logits.argmax(1) == y).float().mean(), batch_size=n, prog_bar=True)
+        # sync_dist: under DDP every rank logs the mean over ranks (the best-epoch choice agrees); no-op on one device
+        self.log("val_loss", torch.nn.functional.cross_entropy(logits, y), batch_size=n, prog_bar=True, sync_dist=True)
+        self.log("val_acc", (logits.argmax(1) == y).float().mean(), batch_size=n, prog_bar=True, sync_dist=True)
 
     def configure_optimizers(self) -> dict[str, Any]:
         opt = torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
@@ -138,20 +129,6 @@ class MOGONETModule(pl.LightningModule):
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
 
 
-class EpochTimer(pl.Callback):
-    """Wall time of each training epoch (the benchmark's figure), without validation."""
-
-    def __init__(self) -> None:
-        self.times: list[float] = []
-        self._start = 0.0
-
-    def on_train_epoch_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        self._start = time.perf_counter()
-
-    def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        self.times.append(time.perf_counter() - self._start)
-
-
 def split_indices(adata: ad.AnnData, seed: int, val_fraction: float, test_fraction: float) -> dict[str, np.ndarray]:
     """Row indices of the fit, validation and test sets (stratified, seeded; the fixed test split when present)."""
     y = adata.obs["label"].to_numpy()
@@ -183,9 +160,6 @@ def _scale(x: np.ndarray, fit_rows: np.ndarray, how: str) -> np.ndarray:
 
 def _tensors(x: np.ndarray, y: np.ndarray, rows: np.ndarray, slices: list[np.ndarray]) -> list[torch.Tensor]:
     return [torch.as_tensor(x[np.ix_(rows, s)], dtype=torch.float32) for s in slices] + [torch.as_tensor(y[rows])]
-
-
-METHODS = ("m3col", "mogonet")
 
 
 @dataclasses.dataclass
@@ -241,12 +215,17 @@ def _setup_mogonet(hp, x, y, parts, slices, n_classes) -> _Setup:
 
 
 def train_one(adata: ad.AnnData, hp: dict[str, Any], seed: int, out: Path, threads: int | None = None,
-              progress: bool = True, method: str = "m3col") -> dict[str, Any]:
-    """Train, select, predict; write the outputs listed in the module docstring and return ``run.json``."""
+              progress: bool = True, method: str = "m3col", compute: Compute | None = None,
+              inputs: dict[str, Path] | None = None) -> dict[str, Any]:
+    """Train, select, predict; write the outputs listed in the module docstring and return ``run.json``.
+    ``inputs``: name -> file whose checksum a checkpoint must match to be resumed (the stage passes ``--data``)."""
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
-    set_threads(threads)
-    pl.seed_everything(seed, workers=True, verbose=False)
+    compute = compute or Compute()
+    if method == "mogonet" and compute.devices > 1:
+        raise InputError(f"config: compute.devices: {compute.devices} devices asked for, but the MOGONET baseline "
+                         "trains its whole patient graph as one batch on one device (M3CoL trains with DDP)")
+    start_run(seed, threads)
     tr = hp["train"]
     n_classes = len(adata.uns["classes"])
     parts = split_indices(adata, seed, hp["val_fraction"], hp["test_fraction"])
@@ -259,37 +238,19 @@ def train_one(adata: ad.AnnData, hp: dict[str, Any], seed: int, out: Path, threa
     module = setup.module
 
     out.mkdir(parents=True, exist_ok=True)
-    ckpt_dir = out / "checkpoints"
-    periodic, select = checkpoint_callbacks(ckpt_dir, tr["checkpoint_every"], monitor_val=setup.val_loader is not None)
-    timer = EpochTimer()
-    history = History()
-    callbacks: list[pl.Callback] = [periodic, RNGState(), history, CheckpointOnInterrupt(ckpt_dir / "last.ckpt"), timer]
-    if select is not None:
-        callbacks.append(select)
-    if progress:
-        callbacks.append(TQDMProgressBar(refresh_rate=max(1, setup.epochs // 20)))
-    trainer = pl.Trainer(
-        max_epochs=setup.epochs, accelerator="auto", devices=1, logger=CSVLogger(out, name="logs", version=""),
-        callbacks=callbacks, enable_progress_bar=progress, enable_model_summary=False, num_sanity_val_steps=0,
-        check_val_every_n_epoch=tr["val_every"], log_every_n_steps=1, deterministic=True,
-        # SLURM: SIGTERM (time limit, preemption) stops training and CheckpointOnInterrupt saves; the rerun of the
-        # job resumes. Lightning's own requeue would bypass Snakemake's job tracking, so it is off.
-        plugins=[SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else None,
+    result = fit(
+        module, setup.fit_loader, setup.val_loader, ckpt_dir=out / "checkpoints",
+        fp=fingerprint({"method": method, **select_parts(hp, STAGE_PARTS[f"train_{method}"])}, seed, inputs=inputs,
+                       compute=compute),
+        max_epochs=setup.epochs, compute=compute, progress=progress, checkpoint_every=tr["checkpoint_every"],
+        val_every=tr["val_every"], monitor=("val_acc", "max") if tr["selection"] == "best_val" else None,
+        ddp=method == "m3col", deterministic=True, refresh_rate=max(1, setup.epochs // 20),
     )
-    t0 = time.perf_counter()
-    try:
-        trainer.fit(module, setup.fit_loader, setup.val_loader, ckpt_path=resume_path(ckpt_dir), weights_only=True)
-    except SIGTERMException:
-        pass  # Lightning stops at the epoch boundary after SIGTERM; CheckpointOnInterrupt saved last.ckpt
-    fit_seconds = time.perf_counter() - t0
-    if was_interrupted(trainer):
-        raise TrainingInterrupted(f"training stopped at step {trainer.global_step}; rerun the same command to resume")
 
-    selected_epoch = trainer.current_epoch - 1
+    selected_epoch = result.trainer.current_epoch - 1
     if tr["selection"] == "best_val":
-        best = torch.load(select.best_model_path, map_location="cpu", weights_only=True)
-        module.load_state_dict(best["state_dict"])
-        selected_epoch = int(best["epoch"])
+        module.load_state_dict(result.best_state)
+        selected_epoch = result.best_epoch
     module.eval()
     with torch.no_grad():
         prob = torch.softmax(module([t.to(module.device) for t in setup.test_inputs]), dim=1).cpu().numpy()
@@ -302,14 +263,12 @@ def train_one(adata: ad.AnnData, hp: dict[str, Any], seed: int, out: Path, threa
     with atomic_path(out / "predictions.tsv") as tmp:
         pred.to_csv(tmp, sep="\t", index_label="sample")
     with atomic_path(out / "history.csv") as tmp:
-        history.frame().to_csv(tmp)
+        result.history.to_csv(tmp)
     run = {
         "dataset": adata.uns["dataset"], "method": method, "seed": seed, "metrics": metrics,
         "selection": tr["selection"], "selected_epoch": selected_epoch, "epochs": setup.epochs,
         "n_fit": len(parts["fit"]), "n_val": len(parts["val"]), "n_test": len(parts["test"]),
-        "fit_seconds": fit_seconds,
-        "epoch_seconds_median": float(np.median(timer.times)) if timer.times else None,
-        "threads": torch.get_num_threads(), "device": str(module.device),
+        **result.as_json(),
     }
     write_json(out / "run.json", run)
     return run
@@ -321,10 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", choices=METHODS, default="m3col", help="M3CoL or the MOGONET-style baseline")
     p.add_argument("--seed", required=True, type=int)
     p.add_argument("--out", required=True, type=Path, help="output directory for this seed")
-    p.add_argument("--config", action="append", type=Path, help="config YAML (repeatable; default config/config.yaml)")
-    p.add_argument("--hparams", default=None, help="JSON object merged over the medical config section")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default $SLURM_CPUS_PER_TASK or 1)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_training_arguments(p)
     return p
 
 
@@ -334,15 +290,15 @@ def main(argv: list[str] | None = None) -> None:
     if not args.data.is_file():
         raise InputError(f"{args.data}: file not found (run the prepare stage first)")
     adata = ad.read_h5ad(args.data)
-    hp = resolve_hparams(args.config, args.hparams, adata.uns["dataset"])
-    try:
-        # Leave the checkpoints (they let a rerun resume) but nothing that looks like a finished result.
-        with remove_on_failure(args.out, ("predictions.tsv", "run.json", "history.csv")):
-            run = train_one(adata, hp, args.seed, args.out, args.threads, progress=not args.no_progress,
-                            method=args.method)
-    except TrainingInterrupted as exc:
-        print(f"interrupted: {exc}", file=sys.stderr)
-        raise SystemExit(143) from None
+    hp = resolve_section(("medical",), args.config, args.hparams, adata.uns["dataset"],
+                         parts=STAGE_PARTS[f"train_{args.method}"])
+    compute = resolve_compute(args.config, args.compute)
+    # A failed or interrupted run leaves its checkpoints (a rerun resumes) but nothing that looks like a finished
+    # result. Under DDP only rank 0 writes (and so removes) the outputs; the other ranks exit after training.
+    outputs = ("predictions.tsv", "run.json", "history.csv") if rank_zero_only.rank == 0 else ()
+    with remove_on_failure(args.out, outputs):
+        run = train_one(adata, hp, args.seed, args.out, args.threads, progress=not args.no_progress,
+                        method=args.method, compute=compute, inputs={"data": args.data})
     print(json.dumps(run["metrics"]))
 
 

@@ -1,5 +1,6 @@
-"""CLAP part A as a user runs it (snakemake, tiny config, real clips from the mirror), and its bad-input
-behaviour on the shared files: a metadata row without its clip is a counted skip, a corrupt clip one error line."""
+"""CLAP part A as a user runs it (snakemake, tiny config, real clips from the mirror), then a forced rerun and a
+config edit of its plain training job; and its bad-input behaviour on the shared files: a metadata row without its
+clip is a counted skip, a corrupt clip one error line."""
 
 from __future__ import annotations
 
@@ -10,11 +11,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 
+from domains.audio import clap_train
 from domains.audio.clap_data import class_names, class_split
 from tests.audio.test_clap_pipeline import HP, captions, esc50_meta  # noqa: F401 (fixtures)
 from tests.audio.conftest import write_wave
+from tests.conftest import REPO
+from tests.faults import restarted_with_reason
 from tests.test_workflow import _snakemake
 
 
@@ -36,6 +41,44 @@ def test_clap_tiny_workflow_end_to_end(tmp_path, audio_mirror):
     again = _snakemake(tmp_path, "-n", *targets, *args, mirror=audio_mirror)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
+    # snakemake -f on a finished training job: trained again from scratch to the same model; what depends on it stays
+    plain, log = tmp_path / "results/audio/clap/plain", tmp_path / "logs/audio/clap_train_plain.log"
+    before, before_run = _weights(plain / "model.pt"), json.loads((plain / "run.json").read_text())
+    forced = _snakemake(tmp_path, "-f", "results/audio/clap/plain/model.pt", *args, mirror=audio_mirror)
+    assert forced.returncode == 0, forced.stderr[-3000:]
+    assert "belongs to a finished run" in log.read_text() and "training from scratch" in log.read_text()
+    assert _same(_weights(plain / "model.pt"), before)
+    run = json.loads((plain / "run.json").read_text())
+    assert (run["final_loss"], run["final_temperature"]) == (before_run["final_loss"], before_run["final_temperature"])
+    for path in [*targets, "results/audio/clap/stageA/model.pt", "results/audio/clap/stageB/eval.json"]:
+        assert (tmp_path / path).is_file(), path
+
+    # a training setting edited in the config: the job trains from scratch (its log names the key) and ends with
+    # the model of the stage run directly with the new setting; the caption table is not rebuilt
+    edit = tmp_path / "lr.yaml"
+    edit.write_text(yaml.safe_dump({"audio": {"clap": {"train": {"lr": 0.003}}}}))
+    edited = _snakemake(tmp_path, "results/audio/clap/plain/model.pt", *args, str(edit), mirror=audio_mirror)
+    assert edited.returncode == 0, edited.stderr[-3000:]
+    assert restarted_with_reason(log, "train.lr")
+    assert "audio_clap_captions" not in edited.stdout + edited.stderr
+    fresh = tmp_path / "fresh"
+    clap_train.main(["--stage", "plain", "--meta", str(tmp_path / "resources/audio/esc50/meta.csv"),
+                     "--captions", str(tmp_path / "results/audio/clap/captions.pt"), "--out", str(fresh),
+                     "--config", str(REPO / "config/test.yaml"), "--config", str(cfg), "--config", str(edit),
+                     "--threads", "1", "--no-progress"])
+    assert _same(_weights(plain / "model.pt"), _weights(fresh / "model.pt"))
+    assert not _same(_weights(plain / "model.pt"), before)
+    run, direct = (json.loads((d / "run.json").read_text()) for d in (plain, fresh))
+    assert (run["final_loss"], run["final_temperature"]) == (direct["final_loss"], direct["final_temperature"])
+
+
+def _weights(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+
+
+def _same(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
 
 def _tiny_esc50(mirror: Path, dest: Path) -> tuple[Path, pd.DataFrame]:
     """A writable ESC-50 directory with 4 real clips of each of the tiny config's 6 classes."""
@@ -55,8 +98,6 @@ def _train_args(meta: Path, captions: Path, out: Path) -> list[str]:
 
 
 def test_row_without_clip_is_a_counted_skip_and_corrupt_clip_an_error(audio_mirror, captions, tmp_path, capsys):
-    from domains.audio import clap_train
-
     meta, rows = _tiny_esc50(audio_mirror, tmp_path / "esc50")
     seen = set(class_split(sorted(class_names(rows)), 3, 0, 5, 6).seen)
     in_train = rows[rows.target.isin(seen) & (rows.fold != 5)]

@@ -100,3 +100,18 @@ def test_all_files_missing_and_bad_hparams(tmp_path, audio_mirror):
     assert proc.returncode == 2 and f"error: {meta}: none of its 3 audio files exist" in proc.stderr
     proc = _prepare(meta, tmp_path / "f.npz", hp="{not json")
     assert proc.returncode == 2 and "--hparams: not valid JSON" in proc.stderr
+    proc = _prepare(meta, tmp_path / "f.npz", hp='{"fsdd": {"dtype": "float64"}}')
+    assert proc.returncode == 2 and "config: audio.data.fsdd.dtype: 'float64' is not one of" in proc.stderr
+
+
+def test_settings_come_from_config_yaml_config_files_and_hparams(tmp_path, audio_mirror):
+    meta = fsdd_subset(audio_mirror, tmp_path / "fsdd", n=2)
+    cfg = tmp_path / "mine.yaml"
+    cfg.write_text("audio:\n  data:\n    fsdd: {n_mels: 16, dtype: float32}\n")
+    out = tmp_path / "f.npz"
+    proc = run_stage("domains.audio.prepare", "--dataset", "fsdd", "--meta", meta, "--out", out, "--config", cfg,
+                     "--hparams", '{"fsdd": {"dtype": "float16"}}')
+    assert proc.returncode == 0, proc.stderr
+    d = np.load(out)  # n_mels from the file, dtype from --hparams, the rest from config/config.yaml
+    assert d["mels"].shape == (2, 16, 63) and d["mels"].dtype == np.float16
+    assert json.loads(str(d["config"]))["hop_length"] == 128

@@ -1,4 +1,5 @@
-"""Semi-supervised training pieces: splits, augmentations, one step of every method, a tiny real run, metrics."""
+"""Semi-supervised training pieces: splits, augmentations, one step of every method, i-Mix pretraining, a tiny real
+run and its reruns, metrics."""
 
 from __future__ import annotations
 
@@ -10,16 +11,18 @@ import pytest
 import torch
 
 from domains.audio.prepare import prepare, write_npz
-from domains.audio.semisup import (METHODS, PRETRAINED_METHODS, Augment, SemiSupervised, SmallCNN, SSLData,
-                                   load_ssl_data, needs_trunk, pretrain_imix, run_hparams, split_run)
+from torch.utils.data import DataLoader
+
+from domains.audio.semisup import (METHODS, PRETRAINED_METHODS, Augment, IMixPretraining, SemiSupervised, SmallCNN,
+                                   SSLData, StepLoader, load_ssl_data, needs_trunk, split_run)
 from domains.audio.ssl_evaluate import summarise
-from domains.audio.ssl_pretrain import pretrain_run
+from domains.audio.ssl_pretrain import epoch_steps, pretrain_run
 from domains.audio.ssl_train import train_run
-from ssl_core.config import DEFAULT_CONFIG, deep_merge, load_config
+from ssl_core.config import deep_merge, resolve_section
 from ssl_core.errors import InputError
 from ssl_core.losses import mixup_cross_entropy
 from ssl_core.mixup import mix, sample_lambda, sample_permutation
-from ssl_core.training import drop_stale_checkpoint
+from ssl_core.training import fingerprint, fit, load_checkpoint
 from tests.audio.conftest import esc_subset, fsdd_subset
 
 TINY = {"model": {"channels": [4, 8]}, "train": {"steps": 4, "batch_size": 4, "unlabeled_batch": 8, "eval_every": 2},
@@ -29,7 +32,7 @@ TINY = {"model": {"channels": [4, 8]}, "train": {"steps": 4, "batch_size": 4, "u
 def tiny_hp(dataset: str = "fsdd") -> dict:
     """The default config's run hyperparameters for ``dataset`` (its overrides applied), then the tiny sizes (which
     turn pretraining on with 2 steps, also for FSDD whose default has none)."""
-    return deep_merge(run_hparams(load_config([DEFAULT_CONFIG])["audio"]["ssl"], dataset), TINY)
+    return resolve_section(("audio", "ssl"), None, json.dumps(TINY), dataset)
 
 
 def _fake(dataset: str) -> SSLData:
@@ -98,10 +101,9 @@ def test_one_training_step_of_every_method(method):
     assert torch.isfinite(loss) and loss.requires_grad
     loss.backward()
     assert all(p.grad is not None for p in module.model.parameters())
-    assert len(module.step_times) == 1
 
 
-def test_pretrain_imix_trains_the_trunk_only_and_lowers_its_loss():
+def test_pretrain_imix_trains_the_trunk_only_and_lowers_its_loss(tmp_path):
     torch.manual_seed(0)
     model = SmallCNN(3, [4, 8], dropout=0.0)
     head = [p.detach().clone() for p in model.head.parameters()]
@@ -110,7 +112,10 @@ def test_pretrain_imix_trains_the_trunk_only_and_lowers_its_loss():
     aug = Augment({"shift": 0.0, "gain_db": 0.0, "time_mask": 2, "freq_mask": 1, "n_masks": 1, "noise": 0.1},
                   torch.ones(8))
     cfg = {"steps": 60, "batch_size": 16, "lr": 0.01, "temperature": 0.2, "mixup_alpha": 1.0, "proj_dim": 8}
-    losses = pretrain_imix(model, clips, aug, cfg)
+    module = IMixPretraining(model, clips, aug, cfg)
+    loader = DataLoader(StepLoader(20), batch_size=None, generator=torch.Generator())
+    fit(module, loader, ckpt_dir=tmp_path, fp=fingerprint(cfg, 0), max_epochs=3, progress=False)
+    losses = module.losses
     assert len(losses) == 60 and all(np.isfinite(losses))
     assert np.mean(losses[-10:]) < 0.8 * np.mean(losses[:10])  # instance discrimination is learnt
     assert all(torch.equal(a, b) for a, b in zip(head, model.head.parameters()))
@@ -139,8 +144,12 @@ def fsdd_features(tmp_path_factory, audio_mirror):
     return out
 
 
+def test_pretraining_epochs_add_up_to_its_steps():
+    assert [epoch_steps(n) for n in (1, 2, 5, 100, 300, 1000, 150, 97)] == [1, 2, 5, 100, 100, 100, 75, 97]
+
+
 @pytest.mark.parametrize("method", ["supervised_10", "imix_finetune", "mixmatch", "fixmatch_mixup", "selftrain_mixup"])
-def test_tiny_real_run_writes_result_and_resumes(tmp_path, fsdd_features, method):
+def test_tiny_real_run_writes_result_and_reruns(tmp_path, fsdd_features, method, capfd):
     hp = tiny_hp()
     trunk = None
     if needs_trunk(method, hp):
@@ -149,21 +158,23 @@ def test_tiny_real_run_writes_result_and_resumes(tmp_path, fsdd_features, method
     r = train_run(fsdd_features, "fsdd", method, 0, 0, hp, tmp_path / "run", progress=False, trunk=trunk)
     assert 0 <= r["test_error"] <= 1 and r["steps"] == 4 and r["n_test"] == 40
     assert r["pretrain_steps"] == (2 if method in PRETRAINED_METHODS else 0)  # supervised baselines: no pretraining
+    assert r["step_time_s"] > 0 and r["device"] == "cpu" and r["precision"] == "32-true"
     assert json.loads((tmp_path / "run" / "result.json").read_text())["test_error"] == r["test_error"]
-    assert (tmp_path / "run" / "checkpoints" / "last.ckpt").is_file()
+    ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    assert ckpt.is_file()
     history = (tmp_path / "run" / "history.csv").read_text().splitlines()
     assert history[0].startswith("epoch") and len(history) == 3
+    capfd.readouterr()
     again = train_run(fsdd_features, "fsdd", method, 0, 0, hp, tmp_path / "run", progress=False, trunk=trunk)
-    assert again["test_error"] == r["test_error"]  # resumed from the finished checkpoint: same model
-    ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
-    same = SemiSupervised(method, hp, r["n_classes"], r["input_shape"][0])
-    assert not drop_stale_checkpoint(ckpt, dict(same.hparams)) and ckpt.is_file()  # same config: resumed
+    assert "belongs to a finished run" in capfd.readouterr().err  # recomputed, not restored
+    assert (again["test_error"], again["val_error"]) == (r["test_error"], r["val_error"]) and again["step_time_s"] > 0
     other = deep_merge(hp, {"train": {"lr_schedule": "constant", "lr": 0.01}})
-    assert drop_stale_checkpoint(ckpt.with_name("missing.ckpt"), {}) is False
     changed = train_run(fsdd_features, "fsdd", method, 0, 0, other, tmp_path / "run", progress=False, trunk=trunk)
-    assert changed["steps"] == 4  # config changed: the stale checkpoint is dropped and the run starts over
+    assert "config.train.lr: 0.002 -> 0.01" in capfd.readouterr().err and changed["steps"] == 4
     fresh = train_run(fsdd_features, "fsdd", method, 0, 0, other, tmp_path / "fresh", progress=False, trunk=trunk)
-    assert fresh["test_error"] == changed["test_error"]
+    assert (fresh["test_error"], fresh["val_error"]) == (changed["test_error"], changed["val_error"])
+    assert torch.equal(load_checkpoint(ckpt)["state_dict"]["model.head.1.weight"],
+                       load_checkpoint(tmp_path / "fresh" / "checkpoints" / "last.ckpt")["state_dict"]["model.head.1.weight"])
 
 
 def test_esc10_from_esc50_features(tmp_path, audio_mirror):

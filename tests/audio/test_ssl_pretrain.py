@@ -75,6 +75,21 @@ def test_pretrain_writes_the_trunk_and_training_starts_from_it(tmp_path, esc50_l
     assert not all(torch.equal(state[f"model.features.{k}"], trunk[k]) for k in convs)
 
 
+def test_pretraining_rerun_recomputes_a_finished_trunk_and_restarts_after_a_setting_changed(tmp_path, esc50_like,
+                                                                                             capfd):
+    hp = deep_merge(tiny_hp("esc10"), {"esc10": {"time_pool": 1}, "label_fraction": 0.25, "val_fraction": 0.25})
+    first = pretrain_run(esc50_like, "esc10", 1, 0, hp, tmp_path / "pt", progress=False)
+    assert first["device"] == "cpu" and first["precision"] == "32-true" and first["resumed_at_epoch"] is None
+    trunk = torch.load(tmp_path / "pt/trunk.pt", weights_only=True)
+    capfd.readouterr()
+    again = pretrain_run(esc50_like, "esc10", 1, 0, hp, tmp_path / "pt", progress=False)
+    assert "belongs to a finished run" in capfd.readouterr().err  # snakemake -f: trained again, not restored
+    assert again["loss_first_last"] == first["loss_first_last"]
+    assert all(torch.equal(v, torch.load(tmp_path / "pt/trunk.pt", weights_only=True)[k]) for k, v in trunk.items())
+    pretrain_run(esc50_like, "esc10", 1, 0, deep_merge(hp, {"pretrain": {"lr": 0.01}}), tmp_path / "pt", progress=False)
+    assert "config.pretrain.lr: 0.002 -> 0.01" in capfd.readouterr().err
+
+
 def test_training_refuses_a_missing_or_mismatched_trunk(tmp_path, esc50_like):
     hp = deep_merge(tiny_hp("esc10"), {"esc10": {"time_pool": 1}, "label_fraction": 0.25, "val_fraction": 0.25})
     with pytest.raises(InputError, match="pass --trunk"):

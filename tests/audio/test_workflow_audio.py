@@ -1,16 +1,38 @@
 """The audio workflow as a user runs it (FSDD only, tiny SSL config, three methods): fetch from the mirror, prepare, every SSL
-method, metrics, figure and table; then an up-to-date rerun; and a dry run of the default config."""
+method, metrics, figure and table; then an up-to-date rerun, a forced rerun of one training job and a rerun after a
+training setting was edited; and a dry run of the default config."""
 
 from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 
 import pytest
+import torch
 import yaml
 
+from ssl_core.training import load_checkpoint
 from tests.audio.test_semisup import TINY
+from tests.conftest import REPO
+from tests.faults import restarted_with_reason
 from tests.test_workflow import _snakemake
+
+SUPERVISED = "results/audio/ssl/fsdd/supervised_10/fold0_seed0"
+SUPERVISED_LOG = "logs/audio/ssl/fsdd_supervised_10_fold0_seed0.log"
+METRIC_KEYS = ("test_error", "val_error", "n_labelled", "n_val", "n_test", "steps")
+
+
+def _trained(run_dir):
+    """A training job's metrics and final weights."""
+    result = json.loads((run_dir / "result.json").read_text())
+    return ({k: result[k] for k in METRIC_KEYS}, (run_dir / "history.csv").read_text(),
+            load_checkpoint(run_dir / "checkpoints" / "last.ckpt")["state_dict"])
+
+
+def _same(a, b) -> bool:
+    return a[:2] == b[:2] and a[2].keys() == b[2].keys() and all(torch.equal(a[2][k], b[2][k]) for k in a[2])
 
 
 def _config(tmp_path):
@@ -49,6 +71,35 @@ def test_audio_tiny_run_end_to_end(tmp_path, audio_mirror):
     assert not (tmp_path / "results/audio/clap").exists()  # part A switched off
     again = _snakemake(tmp_path, "-n", "--configfile", str(cfg), mirror=audio_mirror)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+
+    # snakemake -f on one training job: trained again from scratch (a finished run is never resumed) to the same
+    # metrics and weights; the outputs that used it are still there.
+    before = _trained(tmp_path / SUPERVISED)
+    forced = _snakemake(tmp_path, "-f", f"{SUPERVISED}/result.json", "--cores", "1", "--configfile", str(cfg),
+                        mirror=audio_mirror, timeout=600)
+    assert forced.returncode == 0, forced.stderr[-3000:]
+    assert "belongs to a finished run" in (tmp_path / SUPERVISED_LOG).read_text()
+    assert _same(_trained(tmp_path / SUPERVISED), before)
+    for kept in ("results/audio/ssl/fsdd/metrics.json", "results/audio/table.tsv",
+                 "results/audio/ssl/fsdd/selftrain_mixup/fold0_seed0/result.json"):
+        assert (tmp_path / kept).is_file()
+
+    # An edited training setting: the job trains from scratch (its log names the key) and ends where the stage, run
+    # directly with the new setting into a fresh directory, ends.
+    edit = tmp_path / "lr.yaml"
+    edit.write_text(yaml.safe_dump({"audio": {"ssl": {"train": {"lr": 0.01}}}}))
+    edited = _snakemake(tmp_path, f"{SUPERVISED}/result.json", "--cores", "1", "--configfile", str(cfg), str(edit),
+                        mirror=audio_mirror, timeout=600)
+    assert edited.returncode == 0, edited.stderr[-3000:]
+    assert restarted_with_reason(tmp_path / SUPERVISED_LOG, "train.lr")
+    fresh = subprocess.run([sys.executable, "-m", "domains.audio.ssl_train", "--features",
+                            str(tmp_path / "results/audio/features/fsdd.npz"), "--dataset", "fsdd", "--method",
+                            "supervised_10", "--fold", "0", "--seed", "0", "--out", str(tmp_path / "fresh"),
+                            "--config", str(cfg), "--config", str(edit), "--threads", "1", "--no-progress"],
+                           capture_output=True, text=True, cwd=REPO)
+    assert fresh.returncode == 0, fresh.stderr[-3000:]
+    new = _trained(tmp_path / SUPERVISED)
+    assert _same(new, _trained(tmp_path / "fresh")) and not _same(new, before)
 
 
 def test_dry_run_default_audio_config(tmp_path):

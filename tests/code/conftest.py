@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+
+from ssl_core.config import DEFAULT_CONFIG, deep_merge, load_config
+from tests.conftest import REPO
 
 TINY = {
     "corpus": {"max_functions": 300, "valid_fraction": 0.2, "test_fraction": 0.2},
@@ -32,3 +37,19 @@ def cosqa_subset(tmp_path: Path, mirror: Path) -> Path:
     (d / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in queries))
     (d / "corpus.jsonl").write_text("".join(json.dumps(c) + "\n" for c in corpus if c["cid"] in keep))
     return d
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory) -> tuple[Path, dict]:
+    """(directory with ``corpus/`` (first 300 stdlib functions) and the BPE tokenizer ``tok.json``, the resolved
+    tiny ``code`` section), shared by the tests that train."""
+    from domains.code.corpus import build_corpus
+
+    d = tmp_path_factory.mktemp("code")
+    hp = deep_merge(load_config([DEFAULT_CONFIG])["code"], TINY)
+    hp["corpus"]["packages"] = []
+    build_corpus(hp, d / "corpus")
+    proc = subprocess.run([sys.executable, "-m", "domains.code.tokenizer", "--corpus", str(d / "corpus"), "--out",
+                           str(d / "tok.json"), "--hparams", json.dumps(hp)], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return d, hp

@@ -1,33 +1,18 @@
-"""A few CoCoSoDa steps on a real (tiny) corpus for each variant: outputs, queues, resume, bad input."""
+"""A few CoCoSoDa steps on a real (tiny) corpus for each variant: outputs, queues, ablation epochs, bad input
+(interruption and resume: test_faults.py)."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 
 import pytest
 import torch
 
-from domains.code.corpus import build_corpus
 from domains.code.model import load_encoders
 from domains.code.train import train, variant_settings
-from ssl_core.config import DEFAULT_CONFIG, deep_merge, load_config
-from tests.code.conftest import TINY
+from ssl_core.config import deep_merge
 from tests.conftest import REPO
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    """Corpus (first 300 stdlib functions) and BPE tokenizer, shared by the tests of this module."""
-    d = tmp_path_factory.mktemp("code")
-    hp = deep_merge(load_config([DEFAULT_CONFIG])["code"], TINY)
-    hp["corpus"]["packages"] = []
-    build_corpus(hp, d / "corpus")
-    proc = subprocess.run([sys.executable, "-m", "domains.code.tokenizer", "--corpus", str(d / "corpus"), "--out",
-                           str(d / "tok.json"), "--hparams", json.dumps(hp)], cwd=REPO, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    return d, hp
 
 
 @pytest.mark.parametrize("variant", ["cocosoda", "no_queue"])
@@ -37,6 +22,7 @@ def test_train_variant_writes_outputs(tiny, tmp_path, variant):
     for name in ("encoder.pt", "encoder_init.pt", "history.csv", "run.json"):
         assert (tmp_path / variant / name).is_file()
     assert run["steps_per_epoch"] == 3 and run["step_seconds"] > 0 and 0 < run["final_valid_mrr"] <= 1
+    assert run["device"] and run["precision"] and run["resumed_at_epoch"] is None
     q, c = load_encoders(tmp_path / variant / "encoder.pt")
     assert q is c  # shared encoder by default
     q0, _ = load_encoders(tmp_path / variant / "encoder_init.pt")

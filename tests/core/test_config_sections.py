@@ -6,6 +6,7 @@ import pytest
 
 from ssl_core.config import resolve_section
 from ssl_core.errors import InputError
+from tests.conftest import REPO
 
 
 def test_nested_section_merges_override_and_keeps_other_keys():
@@ -26,3 +27,33 @@ def test_typo_in_override_names_the_full_key_path(keys):
 def test_override_that_is_not_json_is_one_clear_error():
     with pytest.raises(InputError, match="--hparams"):
         resolve_section(("code",), None, "{train: 1")
+
+
+def test_parts_keep_only_what_a_stage_reads():
+    from ssl_core.config import load_config, section_for, select_parts
+
+    config = load_config([REPO / "config" / "config.yaml"])
+    parts = section_for(config, ("medical",), "BRCA", ("val_fraction", "train.lr", "model"))
+    assert parts == {"val_fraction": config["medical"]["val_fraction"], "train": {"lr": 0.005},  # BRCA's override
+                     "model": config["medical"]["model"]}
+    resolved = resolve_section(("medical",), None, '{"train": {"lr": 0.01}}', "BRCA", ("train.lr",))
+    assert resolved == {"train": {"lr": 0.01}}
+    with pytest.raises(KeyError):
+        select_parts({"train": {}}, ("train.lr",))  # a stage reading a key it did not declare fails at once
+
+
+def test_every_domain_names_existing_parts():
+    from domains.audio.settings import CLAP_PARTS, semisup_parts
+    from domains.code.settings import STAGE_PARTS as CODE
+    from domains.genomics.settings import STAGE_PARTS as GENOMICS
+    from domains.medical.settings import STAGE_PARTS as MEDICAL
+    from ssl_core.config import load_config, section_for
+
+    config = load_config([REPO / "config" / "config.yaml"])
+    for keys, table in ((("code",), CODE), (("genomics",), GENOMICS), (("medical",), MEDICAL),
+                        (("audio", "clap"), CLAP_PARTS)):
+        for parts in table.values():
+            section_for(config, keys, "ROSMAP" if keys == ("medical",) else None, parts)
+    for ds in ("esc10", "fsdd"):
+        for stage in ("pretrain", "train"):
+            section_for(config, ("audio", "ssl"), ds, semisup_parts(stage, ds))

@@ -48,13 +48,13 @@ class Toy(pl.LightningModule):
 
 
 class SigtermAt(pl.Callback):
-    """Send this process SIGTERM at the end of one epoch (as SLURM does at the time limit)."""
+    """Send this process SIGTERM after one training step of one epoch (as SLURM does at the time limit)."""
 
-    def __init__(self, epoch: int) -> None:
-        self.epoch = epoch
+    def __init__(self, epoch: int, batch: int = 1) -> None:
+        self.epoch, self.batch = epoch, batch
 
-    def on_train_epoch_end(self, trainer, module) -> None:
-        if trainer.current_epoch == self.epoch:
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        if trainer.current_epoch == self.epoch and batch_idx == self.batch:
             os.kill(os.getpid(), signal.SIGTERM)
 
 
@@ -90,7 +90,8 @@ def test_sigterm_then_rerun_resumes_and_matches_an_uninterrupted_run(tmp_path, c
     ckpt = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt")
     assert ckpt["callbacks"][RUN_STATE_KEY]["finished"] is False
     resumed, result = _run(tmp_path / "run", FP)
-    assert "resuming" in capfd.readouterr().err
+    err = capfd.readouterr().err
+    assert "resuming" in err and "SIGTERM: stopping after epoch 2" in err  # the running epoch was finished
     assert result.resumed_at_epoch == 3 and len(result.epoch_seconds) == 3  # only epochs 3, 4, 5 trained here
     assert torch.equal(_weights(resumed), _weights(ref))  # the same stream of random numbers: identical weights
     assert resumed.noise == ref.noise[-len(resumed.noise):]  # the stage's generator continued where it stopped

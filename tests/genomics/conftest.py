@@ -44,11 +44,9 @@ def write_fasta(path: Path, records: dict[str, str], gz: bool = False) -> Path:
     return path
 
 
-@pytest.fixture()
-def genome_dir(tmp_path: Path) -> Path:
+def write_genomes(d: Path) -> Path:
     """Six species (seven genomes, two records for one), GC content differing by species, and a sample sheet."""
-    d = tmp_path / "genomes"
-    d.mkdir()
+    d.mkdir(parents=True)
     rows = []
     for i in range(6):
         recs = {f"chr{i}": random_dna(30000, seed=i, gc=0.3 + 0.08 * i)}
@@ -60,6 +58,31 @@ def genome_dir(tmp_path: Path) -> Path:
     rows.append(("g6.fa", "Species A"))
     (d / "samples.tsv").write_text("file\tspecies\n" + "".join(f"{f}\t{s}\n" for f, s in rows))
     return d
+
+
+def make_tokens(genomes: Path, root: Path, **override) -> tuple[Path, dict]:
+    """Preprocess and tokenize the genomes of ``genomes/samples.tsv`` with ``tiny_hp(**override)`` into
+    ``root/data`` and ``root/tokens``: (the tokens directory, its stats)."""
+    from domains.genomics.preprocess import preprocess, write_outputs
+    from domains.genomics.samples import read_sample_sheet
+    from domains.genomics.tokenize import tokenize
+
+    hp = tiny_hp(**override)
+    arrays, split = preprocess(read_sample_sheet(genomes / "samples.tsv"), hp)
+    write_outputs(root / "data", arrays, split)
+    return root / "tokens", tokenize(arrays, hp, root / "tokens")
+
+
+@pytest.fixture()
+def genome_dir(tmp_path: Path) -> Path:
+    return write_genomes(tmp_path / "genomes")
+
+
+@pytest.fixture(scope="module")
+def tiny_tokens(tmp_path_factory) -> Path:
+    """Token shards of the tiny config (2 shards of 2 batches of 4 pairs), shared by a test module."""
+    root = tmp_path_factory.mktemp("tiny_tokens")
+    return make_tokens(write_genomes(root / "genomes"), root)[0]
 
 
 def hparams_json(**override) -> str:

@@ -1,4 +1,5 @@
-"""Tokenise, train (C^2LR: SimCLR epoch then MI-Mix epoch), resume, embed: the torch stages on tiny data."""
+"""Tokenise, train (C^2LR: SimCLR epoch then MI-Mix epoch; a rerun with another setting; DDP with two gloo
+processes), embed: the torch stages on tiny data. Interrupted runs: test_faults.py."""
 
 from __future__ import annotations
 
@@ -13,20 +14,16 @@ import torch
 from transformers import BertModel
 
 from domains.genomics.model import DNAEncoder, bert_config, embed_sequences, load_encoder
-from domains.genomics.preprocess import preprocess, write_outputs
+from domains.genomics.preprocess import preprocess
 from domains.genomics.samples import read_sample_sheet
 from domains.genomics.tokenize import build_tokenizer, encode, kmer_table, tokenize
 from tests.conftest import REPO
-from tests.genomics.conftest import hparams_json, tiny_hp
+from tests.genomics.conftest import hparams_json, make_tokens, tiny_hp
 
 
 @pytest.fixture()
 def tokens(genome_dir, tmp_path):
-    hp = tiny_hp()
-    arrays, split = preprocess(read_sample_sheet(genome_dir / "samples.tsv"), hp)
-    write_outputs(tmp_path / "data", arrays, split)
-    stats = tokenize(arrays, hp, tmp_path / "tokens")
-    return tmp_path / "tokens", stats
+    return make_tokens(genome_dir, tmp_path)
 
 
 def _encoder(layers=2):
@@ -60,7 +57,7 @@ def test_overlapping_kmers_are_every_kmer_at_stride_one_and_their_bag_is_the_kme
     assert words == want and len(ids) == len(seq) - 2
     assert len(encode(tok, ["AC"], spec)[0]) == 0  # shorter than k: no token
     # Non-overlapping k-mers through the numpy path agree with the tokenizer's own encoding.
-    assert encode(tok, ["ACGTTTGCA"], {"kind": "kmer", "k": 3})[0].tolist() == encode(build_tokenizer("kmer", 0, 3, []), ["ACGTTTGCA"])[0].tolist()
+    assert encode(tok, ["ACGTTTGCA"], {"kind": "kmer", "k": 3, "canonical": False})[0].tolist() == encode(build_tokenizer("kmer", 0, 3, []), ["ACGTTTGCA"])[0].tolist()
 
 
 @pytest.mark.parametrize("k", [3, 4, 5])
@@ -128,32 +125,54 @@ def test_windowed_embedding_pools_tokens_over_windows():
     assert np.allclose(padded[0], one[0], atol=1e-5)
 
 
-def _train_cli(tokens_dir, out, **hp):
+def _train_cli(tokens_dir, out, *extra, **hp):
     cmd = [sys.executable, "-m", "domains.genomics.train", "--tokens", str(tokens_dir), "--out", str(out),
-           "--threads", "1", "--no-progress", "--hparams", hparams_json(**hp)]
+           "--threads", "1", "--no-progress", "--hparams", hparams_json(**hp), *extra]
     return subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=300)
 
 
-def test_train_cli_curriculum_outputs_and_resume(tokens, tmp_path):
+def test_train_cli_curriculum_outputs_and_rerun_with_another_setting(tokens, tmp_path):
     tokens_dir, _ = tokens
     out = tmp_path / "train"
     proc = _train_cli(tokens_dir, out)
     assert proc.returncode == 0, proc.stderr[-2000:]
     run = json.loads((out / "run.json").read_text())
     assert run["epochs"] == 2 and set(run["sequences_per_second"]) == {"simclr", "mimix"}
+    assert run["devices"] == 1 and run["device"] == "cpu" and run["resumed_at_epoch"] is None
     hist = pd.read_csv(out / "history.csv")
     assert hist["phase2"].tolist() == [0.0, 1.0] and np.isfinite(hist["loss"]).all()
     trained, init = load_encoder(str(out / "encoder.pt")), load_encoder(str(out / "encoder_init.pt"))
     diff = sum(float((a - b).abs().sum().detach()) for a, b in zip(trained.parameters(), init.parameters()))
     assert diff > 0  # training moved the weights; the init file is the untrained encoder
     assert (out / "checkpoints" / "last.ckpt").is_file()
-    init_bytes = (out / "encoder_init.pt").read_bytes()
-    # Resume: one more MI-Mix epoch starts from last.ckpt (epoch 2), not from scratch.
+    init_state = torch.load(out / "encoder_init.pt", weights_only=True)["state_dict"]
+    # Another setting in the same directory: the finished checkpoint is not continued, training starts over.
     proc = _train_cli(tokens_dir, out, train={"phase2_epochs": 2})
     assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "config.train.phase2_epochs: 1 -> 2" in proc.stderr and "training from scratch" in proc.stderr
     hist = pd.read_csv(out / "history.csv")
-    assert hist["epoch"].tolist() == [0, 1, 2] and json.loads((out / "run.json").read_text())["epochs"] == 3
-    assert (out / "encoder_init.pt").read_bytes() == init_bytes
+    run = json.loads((out / "run.json").read_text())
+    assert hist["epoch"].tolist() == [0, 1, 2] and run["epochs"] == 3 and run["resumed_at_epoch"] is None
+    again = torch.load(out / "encoder_init.pt", weights_only=True)["state_dict"]
+    assert all(torch.equal(again[k], v) for k, v in init_state.items())  # same seed and model: the same init
+
+
+def test_train_cli_ddp_with_two_gloo_processes(tokens, tmp_path):
+    """compute.devices 2 on the CPU: Lightning starts a second process (gloo); its DistributedSampler gives rank r
+    the epoch's batches r, r + 2, ... (here one of the two each) and the gradients are averaged; rank 0 alone
+    writes the outputs."""
+    tokens_dir, _ = tokens
+    out = tmp_path / "train"
+    proc = _train_cli(tokens_dir, out, "--compute", json.dumps({"accelerator": "cpu", "devices": 2}))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Starting with 2 processes" in proc.stderr
+    printed = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    run = json.loads((out / "run.json").read_text())
+    assert len(printed) == 1 and json.loads(printed[0]) == run  # one process wrote the outputs
+    assert run["devices"] == 2 and run["epochs"] == 2 and np.isfinite(run["final_loss"])
+    assert pd.read_csv(out / "history.csv")["epoch"].tolist() == [0, 1]
+    assert load_encoder(str(out / "encoder.pt")) is not None
+    assert not list(out.glob(".*.part"))
 
 
 def test_train_cli_without_tokens_is_one_line_error(tmp_path):

@@ -10,70 +10,41 @@ import pickle
 import re
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from domains.medical.data import load_dataset
-from domains.medical.datasets import get_spec
 from ssl_core.config import load_config
 from ssl_core.errors import InputError
 from tests.conftest import REPO
+from tests.faults import kill_and_resume
+from tests.medical.conftest import train_cmd
 
 HP = json.dumps({"model": {"embed_dim": 16, "head_dim": 16}, "train": {"epochs": 400, "checkpoint_every": 5}})
 
 
-@pytest.fixture(scope="module")
-def rosmap_h5ad(tmp_path_factory, mirror) -> Path:
-    path = tmp_path_factory.mktemp("prep") / "data.h5ad"
-    load_dataset(mirror / "medical" / "ROSMAP", get_spec("ROSMAP")).write_h5ad(path)
-    return path
-
-
 def _cmd(data: Path, out: Path) -> list[str]:
-    return [sys.executable, "-m", "domains.medical.train", "--data", str(data), "--seed", "0", "--out", str(out),
-            "--no-progress", "--hparams", HP]
+    return train_cmd(data, out, "--hparams", HP)
 
 
 @pytest.fixture(scope="module")
-def reference(rosmap_h5ad, tmp_path_factory) -> dict:
+def reference(rosmap_h5ad, tmp_path_factory) -> Path:
+    """Output directory of an uninterrupted run."""
     out = tmp_path_factory.mktemp("ref")
     subprocess.run(_cmd(rosmap_h5ad, out), check=True, capture_output=True, cwd=REPO)
-    return json.loads((out / "run.json").read_text())
-
-
-def _start_and_kill(data: Path, out: Path, sig: int) -> subprocess.CompletedProcess:
-    """Start training, wait until it has written a checkpoint, then send ``sig``."""
-    proc = subprocess.Popen(_cmd(data, out), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 300
-    while not (out / "checkpoints" / "last.ckpt").exists():
-        assert proc.poll() is None, proc.communicate()[1][-2000:]
-        assert time.monotonic() < deadline, "no checkpoint within 300 s"
-        time.sleep(0.02)
-    proc.send_signal(sig)
-    stdout, stderr = proc.communicate(timeout=300)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+    return out
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
 def test_killed_training_resumes_and_matches_uninterrupted_run(rosmap_h5ad, reference, tmp_path, sig):
     out = tmp_path / "seed0"
-    killed = _start_and_kill(rosmap_h5ad, out, sig)
-    if killed.returncode == 0:
-        pytest.fail("training finished before the signal arrived; make the run longer")
-    if sig == signal.SIGTERM:
-        assert killed.returncode == 143 and "interrupted: training stopped at step" in killed.stderr
-    else:
-        assert killed.returncode == -signal.SIGKILL
-    assert not (out / "run.json").exists() and not (out / "predictions.tsv").exists()
-    assert (out / "checkpoints" / "last.ckpt").exists()
-    resumed = subprocess.run(_cmd(rosmap_h5ad, out), capture_output=True, text=True, cwd=REPO)
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert "Restoring states from the checkpoint" in resumed.stderr
-    run = json.loads((out / "run.json").read_text())
-    assert run["metrics"] == reference["metrics"]  # same seed, same stream of random numbers: identical
+    kill_and_resume(_cmd(rosmap_h5ad, out), out / "checkpoints" / "last.ckpt", sig, out / "run.json")
+    run, ref = (json.loads((d / "run.json").read_text()) for d in (out, reference))
+    assert run["resumed_at_epoch"] > 0
+    assert run["metrics"] == ref["metrics"]  # same seed, same stream of random numbers: identical
+    assert run["selected_epoch"] == ref["selected_epoch"]
+    # the killed process's epochs are in the history too (kept in the checkpoints), with the same values
+    assert (out / "history.csv").read_text() == (reference / "history.csv").read_text()
 
 
 class _RunsCode:

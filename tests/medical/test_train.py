@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import anndata as ad
 import numpy as np
@@ -13,31 +10,14 @@ import pandas as pd
 import pytest
 import torch
 
-from domains.medical.data import load_dataset
-from domains.medical.datasets import get_spec
 from domains.medical.evaluate import aggregate
 from domains.medical.model import M3CoL, M3CoLConfig
 from domains.medical.mogonet import patient_graph
 from domains.medical.train import main as train_main
 from domains.medical.train import split_indices
-from tests.conftest import REPO
+from tests.medical.conftest import train as _train
 
 SMALL = json.dumps({"model": {"embed_dim": 16, "head_dim": 16}, "train": {"epochs": 4, "val_every": 2}})
-
-
-@pytest.fixture(scope="module")
-def rosmap_h5ad(tmp_path_factory, mirror) -> Path:
-    path = tmp_path_factory.mktemp("prep") / "data.h5ad"
-    load_dataset(mirror / "medical" / "ROSMAP", get_spec("ROSMAP")).write_h5ad(path)
-    return path
-
-
-def _train(data: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "domains.medical.train", "--data", str(data), "--seed", "0", "--out", str(out),
-         "--no-progress", *extra],
-        capture_output=True, text=True, cwd=REPO,
-    )
 
 
 def test_model_loss_terms_and_gradients():
@@ -65,22 +45,36 @@ def test_split_never_puts_test_rows_in_fit_or_val(rosmap_h5ad):
     assert len(parts["val"]) == 49
 
 
-def test_train_cli_outputs_and_resume(rosmap_h5ad, tmp_path):
+def test_train_cli_outputs_and_rerun_with_another_setting(rosmap_h5ad, tmp_path):
     out = tmp_path / "seed0"
     proc = _train(rosmap_h5ad, out, "--hparams", SMALL)
     assert proc.returncode == 0, proc.stderr[-2000:]
     run = json.loads((out / "run.json").read_text())
     assert run["n_test"] == 106 and run["selected_epoch"] == 3
     assert 0.0 <= run["metrics"]["accuracy"] <= 1.0 and set(run["metrics"]) == {"accuracy", "f1", "auc"}
+    assert run["device"] == "cpu" and run["devices"] == 1 and run["precision"] == "32-true"
+    assert run["resumed_at_epoch"] is None and run["epoch_seconds_median"] > 0
     pred = (out / "predictions.tsv").read_text().splitlines()
     assert len(pred) == 107
     assert (out / "checkpoints" / "last.ckpt").is_file()
-    # A rerun with more epochs resumes from last.ckpt: the history continues instead of starting again.
+    # More epochs in the same directory: the finished checkpoint of 4 epochs is not continued; 6 epochs from scratch.
     more = json.dumps({"model": {"embed_dim": 16, "head_dim": 16}, "train": {"epochs": 6, "val_every": 2}})
     proc = _train(rosmap_h5ad, out, "--hparams", more)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "Restoring states from the checkpoint" in proc.stderr or "Restored all states" in proc.stderr
+    assert "config.train.epochs: 4 -> 6" in proc.stderr and "training from scratch" in proc.stderr
+    assert "Restoring states" not in proc.stderr
     assert json.loads((out / "run.json").read_text())["selected_epoch"] == 5
+    assert pd.read_csv(out / "history.csv")["epoch"].tolist() == list(range(6))
+
+
+def test_mogonet_refuses_several_devices(rosmap_h5ad, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        train_main(["--data", str(rosmap_h5ad), "--seed", "0", "--out", str(tmp_path / "mg"), "--method", "mogonet",
+                    "--compute", '{"accelerator": "cpu", "devices": 2}'])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: config: compute.devices: 2 devices asked for, but the MOGONET baseline")
+    assert len(err.splitlines()) == 1 and not (tmp_path / "mg" / "run.json").exists()
 
 
 def test_mogonet_baseline_trains_and_predicts(rosmap_h5ad, tmp_path):

@@ -1,0 +1,22 @@
+"""The medical training methods and the parts of the ``medical`` config section each stage reads
+(:func:`ssl_core.config.select_parts`).
+
+Kept free of heavy imports so that the workflow gives each job exactly these parts as its ``--hparams`` (a job
+reruns when one of them changes, not when a seed, a method or a data set is added), and each stage keeps only
+these parts (and fingerprints its checkpoints with them).
+"""
+
+from __future__ import annotations
+
+__all__ = ["METHODS", "STAGE_PARTS"]
+
+METHODS = ("m3col", "mogonet")
+
+_SPLIT = ("val_fraction", "test_fraction")
+STAGE_PARTS: dict[str, tuple[str, ...]] = {
+    "prepare": ("preprocess",),
+    "train_m3col": (*_SPLIT, "train", "model", "m3co"),
+    # the MOGONET-style baseline has its own lr, weight decay and epochs; it reads these of ``train``
+    "train_mogonet": (*_SPLIT, "train.scaling", "train.selection", "train.val_every", "train.checkpoint_every",
+                      "mogonet"),
+}
