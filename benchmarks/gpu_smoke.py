@@ -5,7 +5,8 @@ device each run actually used and its precision.
 
 The stages' inputs are made first by the workflow itself on the tiny config (``snakemake --configfile
 config/test.yaml <inputs>`` in ``--workdir``); each stage then runs through its own command line with
-``--config config/test.yaml``, a few more steps than the tiny config, and ``--compute '{"accelerator": ...}'``.
+``--config config/test.yaml``, a few more steps than the tiny config (genomics: more epochs of the tokens'
+steps), and ``--compute '{"accelerator": ...}'``.
 The device and precision come from the stage's run file (``ssl_core.training.FitResult.as_json``), so a stage
 that ignored the accelerator shows up as ``cpu`` in the GPU row. The results table of a GPU machine goes into
 docs/cluster.md.
@@ -33,7 +34,7 @@ STAGES: dict[str, tuple[list[str], list[str], str]] = {
                  "--seed", "0", "--hparams", json.dumps({"train": {"epochs": 30, "val_every": 10}})], "run.json"),
     "genomics": (["results/genomics/tokens/tokens.json"],
                  ["-m", "domains.genomics.train", "--tokens", "results/genomics/tokens",
-                  "--hparams", json.dumps({"train": {"steps_per_epoch": 10, "phase1_epochs": 1, "phase2_epochs": 1}})],
+                  "--hparams", json.dumps({"train": {"phase1_epochs": 3, "phase2_epochs": 3}})],
                  "run.json"),
     "code": (["results/code/corpus/train.jsonl", "results/code/tokenizer.json"],
              ["-m", "domains.code.train", "--corpus", "results/code/corpus", "--tokenizer", "results/code/tokenizer.json",
@@ -62,9 +63,9 @@ def _link_workflow(workdir: Path) -> None:
 
 
 def make_inputs(workdir: Path, stages: list[str]) -> None:
-    targets = [t for s in stages for t in STAGES[s][0]]
+    targets = sorted({t for s in stages for t in STAGES[s][0]})
     snakemake = Path(PY).with_name("snakemake")
-    cmd = [str(snakemake), "--cores", "all", "--configfile", str(TEST_CONFIG), *targets]
+    cmd = [str(snakemake), *targets, "--cores", "all", "--configfile", str(TEST_CONFIG)]  # --configfile takes 1+
     env = dict(os.environ, PATH=f"{Path(PY).parent}{os.pathsep}{os.environ['PATH']}")
     subprocess.run(cmd, cwd=workdir, check=True, env=env)
 
