@@ -1,0 +1,91 @@
+"""One command line for every stage of every domain: ``ssl-workflows <domain> <stage> [options]``.
+
+It runs the same code the workflow's rules call (``python -m domains.<domain>.<module>``), with the same options;
+``ssl-workflows <domain> <stage> --help`` lists them. The rules keep calling the stage modules, which work without
+the project installed. Installed by ``make install`` (``pip install -e .``) as ``.venv/bin/ssl-workflows``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+__all__ = ["STAGES", "main"]
+
+# domain -> stage -> module whose main(argv) is the stage's command line
+STAGES: dict[str, dict[str, str]] = {
+    "medical": {
+        "fetch": "domains.medical.fetch",
+        "prepare": "domains.medical.prepare",
+        "train": "domains.medical.train",
+        "evaluate": "domains.medical.evaluate",
+        "table": "domains.medical.table",
+        "figures": "domains.medical.figures",
+    },
+    "genomics": {
+        "fetch": "domains.genomics.fetch",
+        "preprocess": "domains.genomics.preprocess",
+        "tokenize": "domains.genomics.tokenize",
+        "train": "domains.genomics.train",
+        "embed": "domains.genomics.embed",
+        "evaluate": "domains.genomics.evaluate",
+        "figures": "domains.genomics.figures",
+    },
+    "code": {
+        "fetch": "domains.code.fetch",
+        "corpus": "domains.code.corpus",
+        "tokenizer": "domains.code.tokenizer",
+        "train": "domains.code.train",
+        "evaluate": "domains.code.evaluate",
+        "table": "domains.code.table",
+        "figures": "domains.code.figures",
+    },
+    "audio": {
+        "fetch": "domains.audio.fetch",
+        "prepare": "domains.audio.prepare",
+        "table": "domains.audio.table",
+        "semisup-pretrain": "domains.audio.ssl_pretrain",
+        "semisup-train": "domains.audio.ssl_train",
+        "semisup-evaluate": "domains.audio.ssl_evaluate",
+        "semisup-figures": "domains.audio.ssl_figures",
+        "semisup-dev": "domains.audio.ssl_dev",
+        "clap-captions": "domains.audio.text",
+        "clap-train": "domains.audio.clap_train",
+        "clap-evaluate": "domains.audio.zeroshot",
+        "clap-report": "domains.audio.clap_report",
+    },
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    lines = [f"  {domain:<9} {', '.join(stages)}" for domain, stages in STAGES.items()]
+    return argparse.ArgumentParser(
+        prog="ssl-workflows", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=__doc__.split("\n\n")[0],
+        epilog="domains and their stages:\n" + "\n".join(lines)
+        + "\n\nexample: ssl-workflows medical train --help")
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _parser()
+    if not argv or argv[0] in ("-h", "--help"):
+        parser.print_help()
+        raise SystemExit(0 if argv else 2)
+    domain = argv[0]
+    if domain not in STAGES:
+        parser.error(f"unknown domain {domain!r}; one of {', '.join(STAGES)}")
+    if len(argv) < 2 or argv[1] in ("-h", "--help"):
+        print(f"usage: ssl-workflows {domain} <stage> [options]\nstages: {', '.join(STAGES[domain])}")
+        raise SystemExit(0 if len(argv) > 1 else 2)
+    stage = argv[1]
+    if stage not in STAGES[domain]:
+        parser.error(f"unknown {domain} stage {stage!r}; one of {', '.join(STAGES[domain])}")
+    module = importlib.import_module(STAGES[domain][stage])
+    sys.argv[0] = f"ssl-workflows {domain} {stage}"
+    module.main(argv[2:])
+
+
+if __name__ == "__main__":
+    main()
