@@ -74,7 +74,7 @@ def test_report_opens_in_chromium_with_every_figure_and_no_js_errors(tiny_run, t
         page.wait_for_load_state("load")
         # The top-level description, with the run's config filled in.
         body = page.inner_text("body")
-        assert "reproduces the medical multi-omics results of M3CoL" in body and "ROSMAP, BRCA" in body
+        assert "reproduces the results of domain-specific self-supervised methods" in body and "ROSMAP, BRCA" in body
         assert sorted(page.evaluate("Object.keys(results)")) == sorted(RESULTS)
         # Navigate as a reader: Results -> the category -> one row per result.
         page.get_by_text("Results", exact=True).click()

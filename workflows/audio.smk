@@ -63,7 +63,7 @@ rule audio_table:
     input:
         audio_table_metrics,
     output:
-        report("results/audio/table.tsv", caption="../report/audio_table.rst", category="Audio"),
+        report("results/audio/table.tsv", caption="../report/audio_table.rst", category="Audio", subcategory="Table"),
     log:
         "logs/audio/table.log",
     conda:

@@ -98,12 +98,14 @@ rule audio_clap_report:
         confusion=report(
             AUDIO_CLAP_FIGURES[0],
             caption="../report/audio_clap_confusion.rst",
-            category="Audio (CLAP + TeminAL)",
+            category="Audio",
+            subcategory="CLAP + TeminAL",
         ),
         temporal=report(
             AUDIO_CLAP_FIGURES[1],
             caption="../report/audio_clap_temporal.rst",
-            category="Audio (CLAP + TeminAL)",
+            category="Audio",
+            subcategory="CLAP + TeminAL",
         ),
     log:
         "logs/audio/clap_report.log",

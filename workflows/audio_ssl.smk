@@ -97,6 +97,7 @@ rule audio_ssl_figures:
             "results/audio/figures/ssl_error_rates.png",
             caption="../report/audio_ssl_error_rates.rst",
             category="Audio",
+            subcategory="Semi-supervised",
         ),
     log:
         "logs/audio/ssl/figures.log",
