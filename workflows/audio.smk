@@ -1,8 +1,11 @@
 # Audio: ESC-50 / ESC-10 and the Free Spoken Digit Dataset. Shared data layer here (fetch -> prepare log-mels);
 # each part of the domain lives in its own rule file included below and adds its final outputs and its metric
-# JSONs (AUDIO_TABLE_METRICS, rows for results/audio/table.tsv) to the lists in workflows/common.smk.
+# JSONs (AUDIO_TABLE_METRICS, rows for results/audio/table.tsv) to the lists in workflows/audio_common.smk.
 # Every rule calls a stage's command line (python -m domains.audio.<stage>); no logic lives here.
-# Helpers: workflows/common.smk (audio section).
+
+
+include: "audio_common.smk"
+
 
 AUDIO_DATASETS = config["audio"]["data"]["datasets"]
 DOMAIN_RESULTS["audio"] = expand("results/audio/features/{dataset}.npz", dataset=AUDIO_DATASETS)

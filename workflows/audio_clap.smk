@@ -1,7 +1,11 @@
 # Audio part A: CLAP + TeminAL + zero-shot temporal evaluation (domains/audio/clap_*.py, text.py, temporal.py,
 # zeroshot.py): captions -> train plain -> stage A -> stage B (each from the previous) -> evaluate each -> report.
-# Included from workflows/audio.smk (data layer rules there); helpers in workflows/common.smk (audio_clap_*).
+# Included from workflows/audio.smk (data layer rules there); helpers in workflows/audio_clap_common.smk.
 # Every rule calls a stage's command line.
+
+
+include: "audio_clap_common.smk"
+
 
 AUDIO_CLAP_FIGURES = [
     "results/audio/clap/figures/zeroshot_confusion.png",

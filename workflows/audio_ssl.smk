@@ -2,7 +2,11 @@
 # on 10 % and 100 % of the labels, a small CNN on the log-mels of the shared data layer (workflows/audio.smk).
 # One i-Mix pretraining job per data set, test fold and seed (shared by the methods that use unlabelled clips), one
 # training job per data set, method, test fold and seed; then per-data-set metrics, the SSL figure, and rows for
-# results/audio/table.tsv. Helpers: workflows/common.smk (audio section).
+# results/audio/table.tsv.
+
+
+include: "audio_ssl_common.smk"
+
 
 AUDIO_SSL_METRICS = expand("results/audio/ssl/{ssl_dataset}/metrics.json", ssl_dataset=config["audio"]["ssl"]["datasets"])
 AUDIO_SSL_FIGURES = ["results/audio/figures/ssl_error_rates.png"] if AUDIO_SSL_METRICS else []

@@ -2,6 +2,10 @@
 # ablations -> MRR against BM25 on the held-out split and the external benchmarks -> table, figures.
 # Every rule calls a stage's command line (python -m domains.code.<stage>); no logic lives here.
 
+
+include: "code_common.smk"
+
+
 CODE_BENCHMARKS = list(dict.fromkeys(config["code"]["benchmarks"] + list(config["code"]["user_benchmarks"])))
 CODE_VARIANTS = config["code"]["variants"]
 CODE_FIGURES = ["results/code/figures/mrr.png", "results/code/figures/training_curves.png"]

@@ -1,6 +1,10 @@
 # DNABERT-S on real bacterial genomes: fetch -> preprocess -> tokenize -> train (C^2LR) -> embed -> evaluate,
 # figures. Every rule calls a stage's command line (python -m domains.genomics.<stage>); no logic lives here.
 
+
+include: "genomics_common.smk"
+
+
 GENOMICS_FIGURES = [
     "results/genomics/figures/umap.png",
     "results/genomics/figures/ari.png",

@@ -1,6 +1,10 @@
 # M3CoL and the MOGONET-style baseline on multi-omics data (ROSMAP, BRCA, TCGA-BRCA): fetch -> prepare ->
 # train (per method and seed) -> evaluate -> table, figures. Every rule calls a stage's command line (python -m domains.medical.<stage>); no logic lives here.
 
+
+include: "medical_common.smk"
+
+
 MEDICAL_FIGURES = [
     "results/medical/figures/metrics_vs_paper.png",
     "results/medical/figures/training_curves.png",
