@@ -1,7 +1,7 @@
 """Run every training stage for a few steps on the CPU and, when there is one, on the GPU; print step times, the
 device each run actually used and its precision.
 
-    SSL_DATA_MIRROR=../shared/data python benchmarks/gpu_smoke.py [--workdir /tmp/gpu_smoke] [--stages medical,code]
+    SSL_DATA_MIRROR=../shared/data python benchmarks/gpu_smoke.py [--workdir DIR] [--stages medical,code]
 
 The stages' inputs are made first by the workflow itself on the tiny config (``snakemake --configfile
 config/test.yaml <inputs>`` in ``--workdir``); each stage then runs through its own command line with
@@ -20,6 +20,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -90,7 +91,7 @@ def run_stage(workdir: Path, stage: str, accelerator: str) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--workdir", type=Path, default=Path("/tmp/gpu_smoke"))
+    p.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "gpu_smoke")
     p.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated subset of {', '.join(STAGES)}")
     p.add_argument("--skip-inputs", action="store_true", help="the inputs exist in --workdir already")
     args = p.parse_args()

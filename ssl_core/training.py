@@ -367,8 +367,8 @@ def _is_rank_zero() -> bool:
     return int(os.environ.get("LOCAL_RANK", "0")) == 0 and int(os.environ.get("NODE_RANK", "0")) == 0
 
 
-def _resume_or_start_over(ckpt_dir: Path, fp: dict[str, Any]) -> tuple[str | None, int | None]:
-    """(``last.ckpt`` to resume, the epoch it resumes at) or (None, None) after clearing ``ckpt_dir``."""
+def _resume_or_start_over(ckpt_dir: Path, fp: dict[str, Any]) -> str | None:
+    """``last.ckpt`` to resume, or None after clearing ``ckpt_dir``."""
     last = ckpt_dir / "last.ckpt"
     reason = None
     resume_epoch = None
@@ -389,13 +389,13 @@ def _resume_or_start_over(ckpt_dir: Path, fp: dict[str, Any]) -> tuple[str | Non
     if resume_epoch is not None:
         if _is_rank_zero():
             print(f"resuming {last} (saved in epoch {resume_epoch})", file=sys.stderr)
-        return str(last), resume_epoch
+        return str(last)
     if _is_rank_zero():
         if reason:
             print(f"warning: {last}: {reason}; training from scratch", file=sys.stderr)
         for old_ckpt in ckpt_dir.glob("*.ckpt"):
             old_ckpt.unlink()
-    return None, None
+    return None
 
 
 @dataclasses.dataclass
@@ -465,7 +465,7 @@ def fit(
         raise InputError(f"config: compute.devices: {compute.devices} devices asked for, but this stage trains on "
                          "one device (multi-device DDP: medical and genomics training)")
     ckpt_dir.mkdir(parents=True, exist_ok=True)
-    resume, _ = _resume_or_start_over(ckpt_dir, fp)
+    resume = _resume_or_start_over(ckpt_dir, fp)
 
     run_state = _RunState(fp, stateful or {})
     history, timer = History(), _Timer()
