@@ -9,7 +9,7 @@ SNAKEMAKE_ARGS ?=
 # Rules call `python -m ...`: the venv's python must come first on PATH (conda envs take its place on a cluster).
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install run test report clean
+.PHONY: install run test report docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/snakemake --cores all $(SNAKEMAKE_ARGS)
+
+# The result pages of the docs (docs/results/) and the READMEs' results blocks, from a run (runs what is missing).
+docs: $(STAMP)
+	$(BIN)/snakemake --cores all docs $(SNAKEMAKE_ARGS)
 
 report: $(STAMP)
 	$(BIN)/snakemake --report results/report.html $(SNAKEMAKE_ARGS)

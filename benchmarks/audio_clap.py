@@ -22,12 +22,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from domains.audio.clap_data import class_split, load_clips  # noqa: E402
-from domains.audio.clap_model import ClapModel, clap_loss  # noqa: E402
-from domains.audio.clap_train import STAGES, mel_config  # noqa: E402
-from domains.audio.features import log_mel  # noqa: E402
-from domains.audio.temporal import Composer, kinds_for_batch  # noqa: E402
-from domains.audio.text import CaptionTable, build_caption_table  # noqa: E402
+from domains.audio.clap.clips import class_split, load_clips  # noqa: E402
+from domains.audio.clap.model import ClapModel, clap_loss  # noqa: E402
+from domains.audio.clap.train import STAGES, mel_config  # noqa: E402
+from domains.audio.data.features import log_mel  # noqa: E402
+from domains.audio.clap.temporal import Composer, kinds_for_batch  # noqa: E402
+from domains.audio.clap.text import CaptionTable, build_caption_table  # noqa: E402
 from ssl_core.config import resolve_section  # noqa: E402
 from ssl_core.runtime import set_threads  # noqa: E402
 

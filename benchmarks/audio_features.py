@@ -21,8 +21,8 @@ sys.path.insert(0, str(REPO))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from domains.audio.data import fix_length, load_audio, read_meta  # noqa: E402
-from domains.audio.features import LogMelConfig, log_mel  # noqa: E402
+from domains.audio.data.readers import fix_length, load_audio, read_meta  # noqa: E402
+from domains.audio.data.features import LogMelConfig, log_mel  # noqa: E402
 from ssl_core.config import resolve_section  # noqa: E402
 from ssl_core.runtime import set_threads  # noqa: E402
 

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import torch
 
-from domains.code.lexer import code_tokens, encoder_text, query_tokens
-from domains.code.model import bert_config, encode_texts
-from domains.code.tokenizer import load_tokenizer, read_pairs
-from domains.code.train import VARIANTS, CoCoSoDaModule, Collate, Lexed, variant_settings
+from domains.code.data.lexer import code_tokens, encoder_text, query_tokens
+from domains.code.cocosoda.model import bert_config, encode_texts
+from domains.code.cocosoda.tokenizer import load_tokenizer, read_pairs
+from domains.code.cocosoda.train import VARIANTS, CoCoSoDaModule, Collate, Lexed, variant_settings
 from ssl_core.config import resolve_section
 from ssl_core.runtime import set_threads
 

@@ -11,6 +11,12 @@ Pairs compared (same embeddings, same temperature, values checked to agree):
 * SupCon   -- ssl_core.nt_xent(labels=) | pml SupConLoss
 * DCL      -- ssl_core.dcl_loss | lightly DCLLoss
 
+Metric-learning losses (Metrix's clean losses; one batch ``z1`` with ``--n-classes`` labels, ``z2`` unused):
+
+* Contrastive -- ssl_core.contrastive_loss | pml ContrastiveLoss(pos_margin=0, neg_margin=0.5)
+* MS          -- ssl_core.multi_similarity_loss | pml MultiSimilarityLoss() (no miner)
+* ProxyAnchor -- ssl_core.proxy_anchor_loss | pml ProxyAnchorLoss (the same ``--n-classes`` x D proxies, learnable)
+
 Time: best (minimum) of at least ``--repeats`` forward+backward passes after one warm-up (more for fast cases,
 until each implementation has ``--min-time`` seconds of samples), implementations interleaved
 (``torch.cuda.synchronize`` on GPU); the minimum is the least sensitive to other load on a shared machine. Both
@@ -21,8 +27,9 @@ the resident set during one step: the kernel's high-water mark is reset (``/proc
 and ``VmHWM - VmRSS(before)`` is read after it. CPU memory is measured in a child process started with
 ``MALLOC_MMAP_THRESHOLD_=65536`` (so freed tensors go back to the kernel and the number is the peak of live
 buffers, not of malloc's cache); timings come from the parent, with the default allocator. Linux-only; elsewhere
-the CPU memory column says n/a. The B x B similarity matrix is printed for scale:
-a loss whose memory grows like B x B x D would show ratios that grow with D.
+the CPU memory column says n/a. The size of one similarity matrix is printed for scale (``sim MiB``: 2B x 2B for
+the two-view losses, B x B for the metric losses; ProxyAnchor's own is only B x C): a loss whose memory grows like
+B x B x D would show ratios that grow with D.
 """
 
 from __future__ import annotations
@@ -44,15 +51,44 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's 
 import ssl_core  # noqa: E402
 
 TEMPERATURE = 0.5
+METRIC_LOSSES = ("Contrastive", "MS", "ProxyAnchor")  # one batch of B embeddings: a B x B (B x C) matrix
+_N_CLASSES = [16]  # set from --n-classes in main(); the proxy count of ProxyAnchor
+_PROXIES: dict[tuple, torch.Tensor] = {}
+
+
+def _proxies(d: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """One learnable (C, D) proxy tensor per shape, the same values for every implementation."""
+    key = (_N_CLASSES[0], d, dtype, device)
+    if key not in _PROXIES:
+        g = torch.Generator().manual_seed(_N_CLASSES[0] * 1000 + d)
+        init = torch.randn(_N_CLASSES[0], d, generator=g) * (2 / _N_CLASSES[0]) ** 0.5
+        _PROXIES[key] = init.to(device=device, dtype=dtype).requires_grad_()
+    return _PROXIES[key]
 
 
 # ------------------------------------------------------------------------------------------- competitors
 def _load_pml() -> dict[str, Callable] | str:
     try:
-        from pytorch_metric_learning.losses import NTXentLoss, SupConLoss
+        from pytorch_metric_learning.losses import (
+            ContrastiveLoss,
+            MultiSimilarityLoss,
+            NTXentLoss,
+            ProxyAnchorLoss,
+            SupConLoss,
+        )
     except ImportError as e:  # pragma: no cover - depends on the environment
         return f"pytorch-metric-learning not installed ({e.__class__.__name__}: {e})"
     ntx, sup = NTXentLoss(temperature=TEMPERATURE), SupConLoss(temperature=TEMPERATURE)
+    con, ms = ContrastiveLoss(pos_margin=0, neg_margin=0.5), MultiSimilarityLoss()
+    pa_losses: dict[tuple, torch.nn.Module] = {}
+
+    def pml_proxy_anchor(z1, z2, labels):
+        proxies = _proxies(z1.shape[1], z1.dtype, z1.device)
+        key = (proxies.shape, z1.dtype, z1.device)
+        if key not in pa_losses:  # pml's own Parameter, holding a copy of the shared proxies
+            pa_losses[key] = ProxyAnchorLoss(num_classes=proxies.shape[0], embedding_size=proxies.shape[1])
+            pa_losses[key].proxies.data = proxies.detach().clone()
+        return pa_losses[key](z1, labels)
 
     def pml_ntxent(z1, z2, labels):
         idx = torch.arange(z1.shape[0], device=z1.device)
@@ -61,7 +97,13 @@ def _load_pml() -> dict[str, Callable] | str:
     def pml_supcon(z1, z2, labels):
         return sup(torch.cat([z1, z2]), torch.cat([labels, labels]))
 
-    return {"NT-Xent": pml_ntxent, "SupCon": pml_supcon}
+    return {
+        "NT-Xent": pml_ntxent,
+        "SupCon": pml_supcon,
+        "Contrastive": lambda z1, z2, labels: con(z1, labels),
+        "MS": lambda z1, z2, labels: ms(z1, labels),
+        "ProxyAnchor": pml_proxy_anchor,
+    }
 
 
 def _import_lightly_losses():
@@ -104,6 +146,11 @@ def _ours() -> dict[str, Callable]:
         "NT-Xent": lambda z1, z2, labels: ssl_core.nt_xent(z1, z2, TEMPERATURE),
         "SupCon": lambda z1, z2, labels: ssl_core.nt_xent(z1, z2, TEMPERATURE, labels=labels),
         "DCL": lambda z1, z2, labels: ssl_core.dcl_loss(z1, z2, TEMPERATURE),
+        "Contrastive": lambda z1, z2, labels: ssl_core.contrastive_loss(z1, labels, 0.0, 0.5),
+        "MS": lambda z1, z2, labels: ssl_core.multi_similarity_loss(z1, labels),
+        "ProxyAnchor": lambda z1, z2, labels: ssl_core.proxy_anchor_loss(
+            z1, labels, _proxies(z1.shape[1], z1.dtype, z1.device)
+        ),
     }
 
 
@@ -232,8 +279,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=3, help="minimum timed rounds (default %(default)s)")
     ap.add_argument("--min-time", type=float, default=0.5,
                     help="keep timing fast cases until each implementation has this many seconds of samples")
-    ap.add_argument("--losses", default="NT-Xent,SupCon,DCL")
-    ap.add_argument("--n-classes", type=int, default=16, help="labels for SupCon are drawn from this many classes")
+    ap.add_argument("--losses", default="NT-Xent,SupCon,DCL,Contrastive,MS,ProxyAnchor")
+    ap.add_argument("--n-classes", type=int, default=16,
+                    help="labels for SupCon and the metric losses are drawn from this many classes (= proxies)")
     ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: leave torch's default)")
     ap.add_argument("--max-bytes", type=float, default=4 * 2**30,
                     help="skip pml NT-Xent when its pair matrix would exceed this many bytes (default 4 GiB)")
@@ -241,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-memory", action="store_true", help="time only")
     ap.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    _N_CLASSES[0] = args.n_classes
 
     device = torch.device(args.device)
     if args.threads:
@@ -275,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
           f"temperature {TEMPERATURE}")
     print(f"memory: {mem_note}")
     print()
-    print("| loss | B | D | impl | wall ms | cpu ms | peak MiB | 2Bx2B MiB | wall / ssl_core | cpu / ssl_core "
+    print("| loss | B | D | impl | wall ms | cpu ms | peak MiB | sim MiB | wall / ssl_core | cpu / ssl_core "
           "| mem / ssl_core | abs(loss - ours) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     groups: dict[tuple, list] = {}
@@ -283,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         groups.setdefault((loss_name, b, d), []).append((impl, reason))
     for (loss_name, b, d), entries in groups.items():
         z1, z2, labels = _inputs(b, d, args, device)
-        bxb = (2 * b) ** 2 * z1.element_size()
+        bxb = (b if loss_name in METRIC_LOSSES else 2 * b) ** 2 * z1.element_size()
         runnable = [impl for impl, reason in entries if reason is None]
         values, times, cpu_times = {}, {impl: [] for impl in runnable}, {impl: [] for impl in runnable}
         for impl in runnable:  # warm-up and loss value

@@ -23,13 +23,13 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from domains.medical.data import load_dataset  # noqa: E402
-from domains.medical.datasets import get_spec  # noqa: E402
+from domains.medical.data.readers import load_dataset  # noqa: E402
+from domains.medical.data.datasets import get_spec  # noqa: E402
 from ssl_core.fetch import mirror_from_env  # noqa: E402
 
 
 def _cmd(data: Path, out: Path, hp: str) -> list[str]:
-    return [sys.executable, "-m", "domains.medical.train", "--data", str(data), "--seed", "0", "--out", str(out),
+    return [sys.executable, "-m", "domains.medical.m3col.train", "--data", str(data), "--seed", "0", "--out", str(out),
             "--no-progress", "--hparams", hp]
 
 

@@ -20,9 +20,9 @@ sys.path.insert(0, str(REPO))
 
 from Bio.SeqIO.FastaIO import SimpleFastaParser  # noqa: E402
 
-from domains.genomics.preprocess import preprocess  # noqa: E402
-from domains.genomics.samples import Sample  # noqa: E402
-from domains.genomics.seqio import read_genome  # noqa: E402
+from domains.genomics.data.preprocess import preprocess  # noqa: E402
+from domains.genomics.data.samples import Sample  # noqa: E402
+from domains.genomics.data.seqio import read_genome  # noqa: E402
 from ssl_core.config import resolve_section  # noqa: E402
 
 

@@ -21,9 +21,9 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 
-from domains.genomics.train import C2LRModule  # noqa: E402
-from domains.genomics.model import bert_config  # noqa: E402
-from domains.genomics.tokenize import KMER_KINDS, SPECIALS, kmer_table  # noqa: E402
+from domains.genomics.dnabert_s.train import C2LRModule  # noqa: E402
+from domains.genomics.dnabert_s.model import bert_config  # noqa: E402
+from domains.genomics.dnabert_s.tokenize import KMER_KINDS, SPECIALS, kmer_table  # noqa: E402
 from ssl_core.config import resolve_section  # noqa: E402
 
 

@@ -3,7 +3,7 @@
     python benchmarks/medical_epoch.py [--mirror ../shared/data] [--epochs 60] [--threads 1 2] [--datasets ROSMAP TCGA-BRCA]
 
 For each data set, width (our default 256 and the authors' 1000) and thread count, it trains through the real
-stage code (``domains.medical.train.train_one``: Lightning, checkpoints, validation every 10 epochs) and reports
+stage code (``domains.medical.m3col.train.train_one``: Lightning, checkpoints, validation every 10 epochs) and reports
 the median wall time of a training epoch, the whole fit, and the speed-up over the authors' code measured on this
 kind of machine (0.8 s per ROSMAP epoch at best, 2.9 s under load). It runs on the GPU when one is visible.
 """
@@ -20,9 +20,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from domains.medical.data import load_dataset  # noqa: E402
-from domains.medical.datasets import get_spec  # noqa: E402
-from domains.medical.train import train_one  # noqa: E402
+from domains.medical.data.readers import load_dataset  # noqa: E402
+from domains.medical.data.datasets import get_spec  # noqa: E402
+from domains.medical.m3col.train import train_one  # noqa: E402
 from ssl_core.config import deep_merge, resolve_section  # noqa: E402
 from ssl_core.fetch import mirror_from_env  # noqa: E402
 

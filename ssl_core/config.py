@@ -48,6 +48,11 @@ def validate_config(config: Mapping[str, Any], schema_path: str | Path = SCHEMA_
     message = error.message
     if error.validator == "additionalProperties":
         message = message.replace("Additional properties are not allowed", "unknown key")
+        # a schema object may list keys it renamed (``x-renamed: {old: new}``): name the new key
+        renamed = error.schema.get("x-renamed", {}) if isinstance(error.schema, dict) else {}
+        moved = [f"{old!r} is now {new!r}" for old, new in renamed.items() if old in error.instance]
+        if moved:
+            message = f"renamed key: {'; '.join(moved)}"
     raise InputError(f"config: {where}: {message}")
 
 

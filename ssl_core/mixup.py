@@ -40,17 +40,23 @@ def sample_lambda(
     *,
     device: torch.device | str | None = None,
     dtype: torch.dtype = torch.float32,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Draw ``n`` mixing weights from ``Beta(alpha, alpha)``.
 
     Small ``alpha`` (e.g. 0.15, the M3CoL default) puts most mass near 0 and 1, i.e. mild mixing; ``alpha = 1``
     is uniform. Draws come from torch's global CPU generator (seed it with ``lightning.seed_everything`` or
-    ``torch.manual_seed``), so a seed gives the same weights whatever the device.
+    ``torch.manual_seed``), so a seed gives the same weights whatever the device; or from ``generator`` (a CPU
+    ``torch.Generator``) when given.
     """
     if alpha <= 0:
         raise ValueError(f"mixup alpha must be > 0, got {alpha}")
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
+    if generator is not None:
+        # Beta(a, a) is the first coordinate of Dirichlet(a, a), whose sampler takes a generator (Beta's does not)
+        conc = torch.full((n, 2), float(alpha), dtype=torch.float64)
+        return torch._sample_dirichlet(conc, generator=generator)[:, 0].to(device=device, dtype=dtype)
     conc = torch.tensor(float(alpha), dtype=torch.float64)
     lam = torch.distributions.Beta(conc, conc).sample((n,))
     return lam.to(device=device, dtype=dtype)

@@ -91,6 +91,6 @@ def test_readme_describes_every_key_and_no_other():
 def test_the_checks_catch_a_missing_key():
     patterns, _ = readme_patterns()
     assert _named("medical.train.weight_decay", patterns)  # a sibling named bare in its row
-    assert _named("audio.ssl.train.bn_batches", patterns)  # a child of a `.*` row
+    assert _named("audio.semisup.train.bn_batches", patterns)  # a child of a `.*` row
     assert not _named("medical.train.no_such_key", patterns)
     assert "genomics.train.lr" in schema_keys() and "medical.dataset_overrides" in schema_keys()

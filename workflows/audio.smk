@@ -1,6 +1,6 @@
 # Audio: ESC-50 / ESC-10 and the Free Spoken Digit Dataset. Shared data layer here (fetch -> prepare log-mels);
-# each part of the domain lives in its own rule file included below and adds its final outputs and its metric
-# JSONs (AUDIO_TABLE_METRICS, rows for results/audio/table.tsv) to the lists in workflows/audio_common.smk.
+# each part of the domain (CLAP, semi-supervised) lives in its own rule file included below; the targets of all
+# parts are declared once in workflows/audio_common.smk.
 # Every rule calls a stage's command line (python -m domains.audio.<stage>); no logic lives here.
 
 
@@ -8,11 +8,15 @@ include: "audio_common.smk"
 
 
 AUDIO_DATASETS = config["audio"]["data"]["datasets"]
-DOMAIN_RESULTS["audio"] = expand("results/audio/features/{dataset}.npz", dataset=AUDIO_DATASETS)
+DOMAIN_RESULTS["audio"] = [
+    *expand("results/audio/features/{dataset}.npz", dataset=AUDIO_DATASETS),
+    *AUDIO_TABLE_METRICS,
+    "results/audio/table.tsv",
+]
 DOMAIN_FIGURES["audio"] = AUDIO_FIGURES
 
 
-include: "audio_ssl.smk"
+include: "audio_semisup.smk"
 
 
 rule audio_fetch:
@@ -32,7 +36,7 @@ rule audio_fetch:
         mem_mb=1000,
         runtime=60,
     shell:
-        "python -m domains.audio.fetch --dataset {wildcards.dataset:q} --out resources/audio/{wildcards.dataset:q}"
+        "python -m domains.audio.data.fetch --dataset {wildcards.dataset:q} --out resources/audio/{wildcards.dataset:q}"
         " --status {output.status:q} --mirror {params.mirror:q} > {log:q} 2>&1"
 
 
@@ -55,16 +59,13 @@ rule audio_prepare:
         mem_mb=3000,
         runtime=30,
     shell:
-        "python -m domains.audio.prepare --dataset {wildcards.dataset:q} --meta {input.meta:q} --out {output:q}"
+        "python -m domains.audio.data.prepare --dataset {wildcards.dataset:q} --meta {input.meta:q} --out {output:q}"
         " --hparams {params.hparams:q} --threads {threads} > {log:q} 2>&1"
-
-
-DOMAIN_RESULTS["audio"].append("results/audio/table.tsv")
 
 
 rule audio_table:
     input:
-        audio_table_metrics,
+        AUDIO_TABLE_METRICS,
     output:
         report("results/audio/table.tsv", caption="../report/audio_table.rst", category="Audio", subcategory="Table"),
     log:

@@ -1,20 +1,10 @@
-# Audio part A: CLAP + TeminAL + zero-shot temporal evaluation (domains/audio/clap_*.py, text.py, temporal.py,
-# zeroshot.py): captions -> train plain -> stage A -> stage B (each from the previous) -> evaluate each -> report.
+# Audio part A: CLAP + TeminAL + zero-shot temporal evaluation (domains/audio/clap/): captions -> train plain ->
+# stage A -> stage B (each from the previous) -> evaluate each -> report.
 # Included from workflows/audio.smk (data layer rules there); helpers in workflows/audio_clap_common.smk.
 # Every rule calls a stage's command line.
 
 
 include: "audio_clap_common.smk"
-
-
-AUDIO_CLAP_FIGURES = [
-    "results/audio/clap/figures/zeroshot_confusion.png",
-    "results/audio/clap/figures/temporal_per_stage.png",
-]
-if config["audio"]["clap"]["enabled"]:
-    DOMAIN_RESULTS["audio"].append("results/audio/clap/metrics.json")
-    AUDIO_FIGURES.extend(AUDIO_CLAP_FIGURES)
-    AUDIO_TABLE_METRICS.append("results/audio/clap/metrics.json")
 
 
 rule audio_clap_captions:
@@ -34,7 +24,7 @@ rule audio_clap_captions:
         mem_mb=3000,
         runtime=15,
     shell:
-        "HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 python -m domains.audio.text --meta {input.meta:q}"
+        "HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 python -m domains.audio.clap.text --meta {input.meta:q}"
         " --out {output:q} --hparams {params.hparams:q} --threads {threads} > {log:q} 2>&1"
 
 
@@ -63,7 +53,7 @@ rule audio_clap_train:
         mem_mb=4000,
         runtime=60,
     shell:
-        "python -m domains.audio.clap_train --stage {wildcards.stage:q} --meta {input.meta:q}"
+        "python -m domains.audio.clap.train --stage {wildcards.stage:q} --meta {input.meta:q}"
         " --captions {input.captions:q} --out results/audio/clap/{wildcards.stage:q} {params.init}"
         " --hparams {params.hparams:q} --compute {params.compute:q} --threads {threads} --no-progress > {log:q} 2>&1"
 
@@ -88,7 +78,7 @@ rule audio_clap_evaluate:
         mem_mb=3000,
         runtime=20,
     shell:
-        "python -m domains.audio.zeroshot --model {input.model:q} --meta {input.meta:q}"
+        "python -m domains.audio.clap.zeroshot --model {input.model:q} --meta {input.meta:q}"
         " --captions {input.captions:q} --out {output:q} --hparams {params.hparams:q} --threads {threads}"
         " > {log:q} 2>&1"
 
@@ -119,6 +109,6 @@ rule audio_clap_report:
         mem_mb=1000,
         runtime=5,
     shell:
-        "python -m domains.audio.clap_report --evals {input.evals:q} --runs {input.runs:q}"
+        "python -m domains.audio.clap.report --evals {input.evals:q} --runs {input.runs:q}"
         " --metrics {output.metrics:q} --confusion {output.confusion:q} --temporal {output.temporal:q}"
         " > {log:q} 2>&1"

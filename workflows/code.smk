@@ -33,7 +33,7 @@ rule code_corpus:
         mem_mb=4000,
         runtime=20,
     shell:
-        "python -m domains.code.corpus --out results/code/corpus --hparams {params.hparams:q} > {log:q} 2>&1"
+        "python -m domains.code.data.corpus --out results/code/corpus --hparams {params.hparams:q} > {log:q} 2>&1"
 
 
 rule code_fetch:
@@ -53,7 +53,7 @@ rule code_fetch:
         mem_mb=1000,
         runtime=20,
     shell:
-        "python -m domains.code.fetch --benchmark {wildcards.benchmark:q} --out resources/code/{wildcards.benchmark:q}"
+        "python -m domains.code.data.fetch --benchmark {wildcards.benchmark:q} --out resources/code/{wildcards.benchmark:q}"
         " --mirror {params.mirror:q} > {log:q} 2>&1"
 
 
@@ -73,7 +73,7 @@ rule code_tokenizer:
         mem_mb=4000,
         runtime=20,
     shell:
-        "python -m domains.code.tokenizer --corpus results/code/corpus --out {output:q} --hparams {params.hparams:q}"
+        "python -m domains.code.cocosoda.tokenizer --corpus results/code/corpus --out {output:q} --hparams {params.hparams:q}"
         " > {log:q} 2>&1"
 
 
@@ -102,7 +102,7 @@ rule code_train:
         mem_mb=6000,
         runtime=60,
     shell:
-        "python -m domains.code.train --corpus results/code/corpus --tokenizer {input.tokenizer:q}"
+        "python -m domains.code.cocosoda.train --corpus results/code/corpus --tokenizer {input.tokenizer:q}"
         " --variant {wildcards.variant:q} --out results/code/train/{wildcards.variant:q} --hparams {params.hparams:q}"
         " --compute {params.compute:q} --threads {threads} --no-progress > {log:q} 2>&1"
 
@@ -131,7 +131,7 @@ rule code_evaluate:
         mem_mb=6000,
         runtime=30,
     shell:
-        "python -m domains.code.evaluate --benchmark {params.directory:q} --name {wildcards.benchmark:q}"
+        "python -m domains.code.cocosoda.evaluate --benchmark {params.directory:q} --name {wildcards.benchmark:q}"
         " --tokenizer {input.tokenizer:q} {params.init} {params.trained} --metrics {output:q}"
         " --hparams {params.hparams:q} --threads {threads} > {log:q} 2>&1"
 
@@ -151,7 +151,7 @@ rule code_table:
         mem_mb=1000,
         runtime=5,
     shell:
-        "python -m domains.code.table --metrics {input.metrics:q} --runs {input.runs:q} --out {output:q} > {log:q} 2>&1"
+        "python -m domains.code.cocosoda.table --metrics {input.metrics:q} --runs {input.runs:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule code_figures:
@@ -171,5 +171,5 @@ rule code_figures:
         mem_mb=2000,
         runtime=10,
     shell:
-        "python -m domains.code.figures --metrics {input.metrics:q} --histories {input.histories:q}"
+        "python -m domains.code.cocosoda.figures --metrics {input.metrics:q} --histories {input.histories:q}"
         " --runs {input.runs:q} --mrr {output.mrr:q} --curves {output.curves:q} > {log:q} 2>&1"

@@ -28,7 +28,7 @@ rule genomics_fetch:
         mem_mb=1000,
         runtime=30,
     shell:
-        "python -m domains.genomics.fetch --out resources/genomics/genomes --status {output.status:q}"
+        "python -m domains.genomics.data.fetch --out resources/genomics/genomes --status {output.status:q}"
         " --mirror {params.mirror:q} > {log:q} 2>&1"
 
 
@@ -48,7 +48,7 @@ rule genomics_preprocess:
         mem_mb=4000,
         runtime=20,
     shell:
-        "python -m domains.genomics.preprocess --samples {input.sheet:q} --out results/genomics/data"
+        "python -m domains.genomics.data.preprocess --samples {input.sheet:q} --out results/genomics/data"
         " --hparams {params.hparams:q} > {log:q} 2>&1"
 
 
@@ -71,7 +71,7 @@ rule genomics_tokenize:
         mem_mb=4000,
         runtime=20,
     shell:
-        "python -m domains.genomics.tokenize --fragments {input:q} --out results/genomics/tokens"
+        "python -m domains.genomics.dnabert_s.tokenize --fragments {input:q} --out results/genomics/tokens"
         " --hparams {params.hparams:q} --threads {threads} > {log:q} 2>&1"
 
 
@@ -97,7 +97,7 @@ rule genomics_train:
         mem_mb=6000,
         runtime=90,
     shell:
-        "python -m domains.genomics.train --tokens results/genomics/tokens --out results/genomics/train"
+        "python -m domains.genomics.dnabert_s.train --tokens results/genomics/tokens --out results/genomics/train"
         " --hparams {params.hparams:q} --compute {params.compute:q} --threads {threads} > {log:q} 2>&1"
 
 
@@ -121,7 +121,7 @@ rule genomics_embed:
         mem_mb=4000,
         runtime=30,
     shell:
-        "python -m domains.genomics.embed --fragments {input.fragments:q} --tokens results/genomics/tokens"
+        "python -m domains.genomics.dnabert_s.embed --fragments {input.fragments:q} --tokens results/genomics/tokens"
         " --train results/genomics/train --out {output.fragments:q} --contigs-out {output.contigs:q}"
         " --hparams {params.hparams:q} --threads {threads} > {log:q} 2>&1"
 
@@ -148,7 +148,7 @@ rule genomics_evaluate:
         mem_mb=4000,
         runtime=20,
     shell:
-        "python -m domains.genomics.evaluate --embeddings {input.fragments:q} --contigs {input.contigs:q}"
+        "python -m domains.genomics.dnabert_s.evaluate --embeddings {input.fragments:q} --contigs {input.contigs:q}"
         " --train-run {input.run:q} --metrics {output.metrics:q} --table {output.table:q}"
         " --hparams {params.hparams:q} > {log:q} 2>&1"
 
@@ -181,5 +181,5 @@ rule genomics_figures:
         mem_mb=2000,
         runtime=10,
     shell:
-        "python -m domains.genomics.figures --embeddings {input.fragments:q} --metrics {input.metrics:q}"
+        "python -m domains.genomics.dnabert_s.figures --embeddings {input.fragments:q} --metrics {input.metrics:q}"
         " --umap {output.umap:q} --ari {output.ari:q} --few-shot {output.few_shot:q} > {log:q} 2>&1"

@@ -29,7 +29,7 @@ checkpoint medical_fetch:
         mem_mb=1000,
         runtime=30,
     shell:
-        "python -m domains.medical.fetch --dataset {wildcards.dataset:q} --out resources/medical/{wildcards.dataset:q}"
+        "python -m domains.medical.data.fetch --dataset {wildcards.dataset:q} --out resources/medical/{wildcards.dataset:q}"
         " --status {output.status:q} --mirror {params.mirror:q} {params.allow_missing} > {log:q} 2>&1"
 
 
@@ -48,7 +48,7 @@ rule medical_prepare:
         mem_mb=2000,
         runtime=10,
     shell:
-        "python -m domains.medical.prepare --dataset {wildcards.dataset:q} --raw resources/medical/{wildcards.dataset:q}"
+        "python -m domains.medical.data.prepare --dataset {wildcards.dataset:q} --raw resources/medical/{wildcards.dataset:q}"
         " --out {output:q} --hparams {params.hparams:q} > {log:q} 2>&1"
 
 
@@ -73,7 +73,7 @@ rule medical_train:
         mem_mb=4000,
         runtime=60,
     shell:
-        "python -m domains.medical.train --data {input:q} --method {wildcards.method} --seed {wildcards.seed}"
+        "python -m domains.medical.m3col.train --data {input:q} --method {wildcards.method} --seed {wildcards.seed}"
         " --out {params.out:q}"
         " --hparams {params.hparams:q} --compute {params.compute:q} --threads {threads} > {log:q} 2>&1"
 
@@ -91,7 +91,7 @@ rule medical_evaluate:
         mem_mb=1000,
         runtime=10,
     shell:
-        "python -m domains.medical.evaluate --runs {input.runs:q} --out {output:q} > {log:q} 2>&1"
+        "python -m domains.medical.m3col.evaluate --runs {input.runs:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule medical_table:
@@ -112,7 +112,7 @@ rule medical_table:
         mem_mb=1000,
         runtime=10,
     shell:
-        "python -m domains.medical.table --metrics {input.metrics:q} --statuses {input.statuses:q} --out {output:q}"
+        "python -m domains.medical.m3col.table --metrics {input.metrics:q} --statuses {input.statuses:q} --out {output:q}"
         " > {log:q} 2>&1"
 
 
@@ -150,6 +150,6 @@ rule medical_figures:
         mem_mb=2000,
         runtime=10,
     shell:
-        "python -m domains.medical.figures --metrics {input.metrics:q} --histories {input.histories:q}"
+        "python -m domains.medical.m3col.figures --metrics {input.metrics:q} --histories {input.histories:q}"
         " --table {input.table:q} --bars {output.bars:q} --curves {output.curves:q} --seeds {output.seeds:q}"
         " --table-figure {output.table:q} > {log:q} 2>&1"

@@ -16,7 +16,7 @@ CLAP_PARTS: dict[str, tuple[str, ...]] = {
 
 
 def semisup_parts(stage: str, dataset: str) -> tuple[str, ...]:
-    """The parts of the data set's ``audio.ssl`` section a ``pretrain`` or ``train`` job reads."""
+    """The parts of the data set's ``audio.semisup`` section a ``pretrain`` or ``train`` job reads."""
     shared = ("label_fraction", "val_fraction", f"{dataset}.time_pool", "model", "augment", "pretrain")
     if stage == "pretrain":
         return shared

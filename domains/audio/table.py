@@ -1,6 +1,6 @@
 """One table for the whole audio domain (``results/audio/table.tsv``) from any number of metric JSONs.
 
-    python -m domains.audio.table --metrics results/audio/ssl/esc10/metrics.json ... --out results/audio/table.tsv
+    python -m domains.audio.table --metrics results/audio/semisup/esc10/metrics.json ... --out results/audio/table.tsv
 
 Convention, so every part of the domain (semi-supervised classification, CLAP / TeminAL / zero-shot) adds its
 rows without this module knowing its metrics: each metrics JSON carries a list ``table_rows`` of objects with

@@ -14,6 +14,23 @@ from ssl_core.losses.infonce import (
     soft_target_cross_entropy,
 )
 from ssl_core.losses.m3co import m3co_loss, m3co_multimodal_loss, mixup_targets, soft_clip_loss
+from ssl_core.losses.metrix import (
+    MetrixPairs,
+    ProxyAnchorProxies,
+    contrastive_loss,
+    metrix_class_targets,
+    metrix_contrastive_loss,
+    metrix_loss,
+    metrix_mix,
+    metrix_multi_similarity_loss,
+    metrix_pairs,
+    metrix_proxy_anchor_loss,
+    metrix_utilization,
+    multi_similarity_loss,
+    proxy_anchor_loss,
+    soft_label_pair_loss,
+    soft_label_pair_terms,
+)
 from ssl_core.losses.mochi import mix_hard_negatives, mochi_loss, mochi_negatives, moco_info_nce
 from ssl_core.losses.multiview import multiview_info_nce
 from ssl_core.losses.regression import c_mixup_partners, c_mixup_probabilities, supremix_loss, supremix_pairs
@@ -30,12 +47,15 @@ from ssl_core.losses.semisup import (
 )
 
 __all__ = [
+    "MetrixPairs",
+    "ProxyAnchorProxies",
     "balanced_pseudo_labels",
     "barlow_twins_loss",
     "c_mixup_partners",
     "c_mixup_probabilities",
     "check_temperature",
     "cocosoda_loss",
+    "contrastive_loss",
     "cross_correlation",
     "cwcl_loss",
     "cwcl_weights",
@@ -51,6 +71,14 @@ __all__ = [
     "m3co_multimodal_loss",
     "masked_logsumexp",
     "masked_soft_cross_entropy",
+    "metrix_class_targets",
+    "metrix_contrastive_loss",
+    "metrix_loss",
+    "metrix_mix",
+    "metrix_multi_similarity_loss",
+    "metrix_pairs",
+    "metrix_proxy_anchor_loss",
+    "metrix_utilization",
     "mix_hard_negatives",
     "mixed_barlow_twins_loss",
     "mixed_pseudo_label_loss",
@@ -60,11 +88,15 @@ __all__ = [
     "mochi_loss",
     "mochi_negatives",
     "moco_info_nce",
+    "multi_similarity_loss",
     "multiview_info_nce",
     "nt_xent",
+    "proxy_anchor_loss",
     "pseudo_labels",
     "sharpen",
     "soft_clip_loss",
+    "soft_label_pair_loss",
+    "soft_label_pair_terms",
     "soft_target_cross_entropy",
     "standardize",
     "supremix_loss",

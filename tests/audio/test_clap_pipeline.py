@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from domains.audio import clap_report, clap_train, text, zeroshot
+from domains.audio.clap import report as clap_report, text, train as clap_train, zeroshot
 
 TINY = {
     "split": {"unseen_classes": 3, "max_classes": 6},
@@ -43,7 +43,7 @@ def _train(stage, meta, captions, out, init=None):
 
 
 def test_tiny_curriculum_and_evaluation_on_real_clips(esc50_meta, captions, tmp_path, capsys):
-    from domains.audio.text import CaptionTable
+    from domains.audio.clap.text import CaptionTable
 
     table = CaptionTable.load(captions)
     assert len(table.blob["split"]["unseen"]) == 3 and len(table.blob["split"]["seen"]) == 3

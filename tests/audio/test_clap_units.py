@@ -9,9 +9,9 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domains.audio.clap_data import class_split
-from domains.audio.clap_model import AudioEncoder, ClapModel, clap_loss, load_audio_checkpoint, mixup_clap_loss
-from domains.audio.temporal import (
+from domains.audio.clap.clips import class_split
+from domains.audio.clap.model import AudioEncoder, ClapModel, clap_loss, load_audio_checkpoint, mixup_clap_loss
+from domains.audio.clap.temporal import (
     TEMPLATES,
     Composer,
     caption_keys,
@@ -22,7 +22,7 @@ from domains.audio.temporal import (
     overlay_pair,
     render,
 )
-from domains.audio.text import TextTower
+from domains.audio.clap.text import TextTower
 from ssl_core.errors import InputError
 
 MODEL = {"channels": [4, 8], "embed_dim": 16, "temporal_hidden": 8, "temperature_init": 0.07}

@@ -14,8 +14,8 @@ import pytest
 import torch
 import yaml
 
-from domains.audio import clap_train
-from domains.audio.clap_data import class_names, class_split
+from domains.audio.clap import train as clap_train
+from domains.audio.clap.clips import class_names, class_split
 from tests.audio.test_clap_pipeline import HP, captions, esc50_meta  # noqa: F401 (fixtures)
 from tests.audio.conftest import write_wave
 from tests.conftest import REPO

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from domains.audio.data import fix_length, load_audio, read_esc50_meta, read_fsdd_meta
+from domains.audio.data.readers import fix_length, load_audio, read_esc50_meta, read_fsdd_meta
 from ssl_core.errors import InputError
 from tests.audio.conftest import esc_subset, fsdd_subset, write_wave
 

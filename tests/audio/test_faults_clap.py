@@ -1,4 +1,4 @@
-"""Interrupted CLAP training (``python -m domains.audio.clap_train``): killed with SIGTERM or SIGKILL after its
+"""Interrupted CLAP training (``python -m domains.audio.clap.train``): killed with SIGTERM or SIGKILL after its
 first checkpoint and rerun, it resumes and ends with exactly the model of an uninterrupted run (tiny plain stage
 on real clips, with mixup so that torch's global RNG is part of what a resume must restore)."""
 
@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import torch
 
-from domains.audio import clap_train
+from domains.audio.clap import train as clap_train
 from tests.audio.test_clap_pipeline import TINY, captions, esc50_meta  # noqa: F401 (fixtures)
 from tests.faults import kill_and_resume
 
@@ -36,7 +36,7 @@ def uninterrupted(esc50_meta, captions, tmp_path_factory) -> Path:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
 def test_killed_training_resumes_to_the_uninterrupted_model(sig, esc50_meta, captions, uninterrupted, tmp_path):
     out = tmp_path / "plain"
-    cmd = [sys.executable, "-m", "domains.audio.clap_train", *_args(esc50_meta, captions, out)]
+    cmd = [sys.executable, "-m", "domains.audio.clap.train", *_args(esc50_meta, captions, out)]
     resumed = kill_and_resume(cmd, out / "checkpoints" / "last.ckpt", sig, out / "model.pt")
     assert "resuming" in resumed.stderr
     ours, ref = (torch.load(d / "model.pt", weights_only=False)["state_dict"] for d in (out, uninterrupted))

@@ -1,5 +1,5 @@
-"""Faults in the semi-supervised audio stages: ``ssl_train`` (also self-training's teacher and student) and
-``ssl_pretrain`` killed with SIGTERM or SIGKILL after a checkpoint resume from it and end with exactly the results
+"""Faults in the semi-supervised audio stages: ``semisup.train`` (also self-training's teacher and student) and
+``semisup.pretrain`` killed with SIGTERM or SIGKILL after a checkpoint resume from it and end with exactly the results
 of an uninterrupted run."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from domains.audio.prepare import prepare, write_npz
+from domains.audio.data.prepare import prepare, write_npz
 from ssl_core.training import load_checkpoint
 from tests.audio.conftest import fsdd_subset
 from tests.conftest import REPO
@@ -36,13 +36,13 @@ def features(tmp_path_factory, audio_mirror) -> Path:
 
 
 def _train_cmd(features: Path, method: str, out: Path) -> list[str]:
-    return [sys.executable, "-m", "domains.audio.ssl_train", "--features", str(features), "--dataset", "fsdd",
+    return [sys.executable, "-m", "domains.audio.semisup.train", "--features", str(features), "--dataset", "fsdd",
             "--method", method, "--fold", "0", "--seed", "0", "--out", str(out), "--hparams", json.dumps(TRAIN_HP),
             "--threads", "1", "--no-progress"]
 
 
 def _pretrain_cmd(features: Path, out: Path) -> list[str]:
-    return [sys.executable, "-m", "domains.audio.ssl_pretrain", "--features", str(features), "--dataset", "fsdd",
+    return [sys.executable, "-m", "domains.audio.semisup.pretrain", "--features", str(features), "--dataset", "fsdd",
             "--fold", "0", "--seed", "0", "--out", str(out), "--hparams", json.dumps(PRETRAIN_HP), "--threads", "1",
             "--no-progress"]
 

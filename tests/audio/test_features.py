@@ -7,7 +7,7 @@ import pytest
 import torch
 import torchaudio.transforms as T
 
-from domains.audio.features import LogMelConfig, log_mel, n_frames, spec_augment
+from domains.audio.data.features import LogMelConfig, log_mel, n_frames, spec_augment
 
 
 def _waves(b: int = 3, n: int = 16000) -> torch.Tensor:

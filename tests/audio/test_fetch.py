@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 import ssl_core.fetch
-from domains.audio import fetch
-from domains.audio.data import read_esc50_meta, read_fsdd_meta
+from domains.audio.data import fetch
+from domains.audio.data.readers import read_esc50_meta, read_fsdd_meta
 from tests.audio.conftest import run_stage, write_wave
 
 
@@ -32,7 +32,7 @@ def _fake_mirror(audio_mirror: Path, tmp_path: Path, dataset: str, n_clips: int)
 @pytest.mark.parametrize("dataset", ["esc50", "fsdd"])
 def test_fetch_from_real_mirror(tmp_path, audio_mirror, dataset):
     out, status = tmp_path / dataset, tmp_path / f"{dataset}.json"
-    proc = run_stage("domains.audio.fetch", "--dataset", dataset, "--out", out, "--status", status,
+    proc = run_stage("domains.audio.data.fetch", "--dataset", dataset, "--out", out, "--status", status,
                      "--mirror", audio_mirror, "--limit", 6, subprocess_=dataset == "fsdd")
     assert proc.returncode == 0, proc.stderr
     assert f"{dataset}: 6 of 6 clips in {out} (from mirror)" in proc.stdout
@@ -45,7 +45,7 @@ def test_fetch_from_real_mirror(tmp_path, audio_mirror, dataset):
 
 def test_clip_missing_from_mirror_is_a_counted_skip(tmp_path, audio_mirror):
     mirror = _fake_mirror(audio_mirror, tmp_path, "fsdd", n_clips=4)
-    proc = run_stage("domains.audio.fetch", "--dataset", "fsdd", "--out", tmp_path / "out", "--status",
+    proc = run_stage("domains.audio.data.fetch", "--dataset", "fsdd", "--out", tmp_path / "out", "--status",
                      tmp_path / "s.json", "--mirror", mirror, "--limit", 6, "--copy")
     assert proc.returncode == 0, proc.stderr
     s = json.loads((tmp_path / "s.json").read_text())
@@ -62,7 +62,7 @@ def test_corrupt_mirror_clip_fails_naming_it_and_writes_no_status(tmp_path, audi
     data = bytearray(bad.read_bytes())
     data[200] ^= 0xFF
     bad.write_bytes(bytes(data))
-    proc = run_stage("domains.audio.fetch", "--dataset", "esc50", "--out", tmp_path / "out", "--status",
+    proc = run_stage("domains.audio.data.fetch", "--dataset", "esc50", "--out", tmp_path / "out", "--status",
                      tmp_path / "s.json", "--mirror", mirror, "--limit", 3)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
@@ -72,15 +72,15 @@ def test_corrupt_mirror_clip_fails_naming_it_and_writes_no_status(tmp_path, audi
 
 def test_modified_mirror_meta_and_empty_mirror_fail(tmp_path, audio_mirror):
     mirror = _fake_mirror(audio_mirror, tmp_path, "fsdd", n_clips=0)
-    proc = run_stage("domains.audio.fetch", "--dataset", "fsdd", "--out", tmp_path / "o1", "--status",
+    proc = run_stage("domains.audio.data.fetch", "--dataset", "fsdd", "--out", tmp_path / "o1", "--status",
                      tmp_path / "s1.json", "--mirror", mirror, "--limit", 3)
     assert proc.returncode == 2 and "none of its 3 clips are in" in proc.stderr
     meta = mirror / "audio" / "fsdd" / "meta.csv"
     meta.write_text(meta.read_text().replace("george", "georgE", 1))
-    proc = run_stage("domains.audio.fetch", "--dataset", "fsdd", "--out", tmp_path / "o2", "--status",
+    proc = run_stage("domains.audio.data.fetch", "--dataset", "fsdd", "--out", tmp_path / "o2", "--status",
                      tmp_path / "s2.json", "--mirror", mirror)
     assert proc.returncode == 2 and f"{meta}: sha256" in proc.stderr
-    proc = run_stage("domains.audio.fetch", "--dataset", "fsdd", "--out", tmp_path / "o3", "--status",
+    proc = run_stage("domains.audio.data.fetch", "--dataset", "fsdd", "--out", tmp_path / "o3", "--status",
                      tmp_path / "s3.json", "--mirror", tmp_path / "nowhere")
     assert proc.returncode == 2 and "not in the mirror" in proc.stderr
     assert not any((tmp_path / f"s{i}.json").exists() for i in (1, 2, 3))
@@ -138,7 +138,7 @@ def test_upstream_esc50_wavs_then_prepare_resamples(tmp_path, remote):
     fetch.main(["--dataset", "esc50", "--out", str(out), "--status", str(tmp_path / "s.json")])
     df = read_esc50_meta(out / "meta.csv")
     assert len(df) == 2 and df.esc10.all()
-    from domains.audio.prepare import prepare
+    from domains.audio.data.prepare import prepare
 
     arrays = prepare("esc50", out / "meta.csv", {})
     assert arrays["mels"].shape == (2, 64, 251) and list(arrays["durations"]) == [5.0, 5.0]

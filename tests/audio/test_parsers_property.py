@@ -9,7 +9,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domains.audio.data import read_esc50_meta, read_fsdd_meta
+from domains.audio.data.readers import read_esc50_meta, read_fsdd_meta
 from ssl_core.errors import InputError
 
 HEADER = "filename,fold,target,category,esc10\n"

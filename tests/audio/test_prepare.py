@@ -17,13 +17,13 @@ FSDD_HP = json.dumps({"fsdd": {"sample_rate": 8000, "clip_seconds": 1.0, "n_fft"
 
 
 def _prepare(meta, out, dataset="fsdd", hp=FSDD_HP):
-    return run_stage("domains.audio.prepare", "--dataset", dataset, "--meta", meta, "--out", out, "--hparams", hp)
+    return run_stage("domains.audio.data.prepare", "--dataset", dataset, "--meta", meta, "--out", out, "--hparams", hp)
 
 
 def test_prepare_fsdd_real_clips(tmp_path, audio_mirror):
     meta = fsdd_subset(audio_mirror, tmp_path / "fsdd", n=10)
     out = tmp_path / "f.npz"
-    proc = run_stage("domains.audio.prepare", "--dataset", "fsdd", "--meta", meta, "--out", out, "--hparams", FSDD_HP,
+    proc = run_stage("domains.audio.data.prepare", "--dataset", "fsdd", "--meta", meta, "--out", out, "--hparams", FSDD_HP,
                      subprocess_=True)
     assert proc.returncode == 0, proc.stderr
     assert "fsdd: used 10 of 10 clips" in proc.stdout
@@ -109,7 +109,7 @@ def test_settings_come_from_config_yaml_config_files_and_hparams(tmp_path, audio
     cfg = tmp_path / "mine.yaml"
     cfg.write_text("audio:\n  data:\n    fsdd: {n_mels: 16, dtype: float32}\n")
     out = tmp_path / "f.npz"
-    proc = run_stage("domains.audio.prepare", "--dataset", "fsdd", "--meta", meta, "--out", out, "--config", cfg,
+    proc = run_stage("domains.audio.data.prepare", "--dataset", "fsdd", "--meta", meta, "--out", out, "--config", cfg,
                      "--hparams", '{"fsdd": {"dtype": "float16"}}')
     assert proc.returncode == 0, proc.stderr
     d = np.load(out)  # n_mels from the file, dtype from --hparams, the rest from config/config.yaml

@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from domains.audio.prepare import prepare, write_npz
+from domains.audio.data.prepare import prepare, write_npz
 from torch.utils.data import DataLoader
 
-from domains.audio.semisup import (METHODS, PRETRAINED_METHODS, Augment, IMixPretraining, SemiSupervised, SmallCNN,
-                                   SSLData, StepLoader, load_ssl_data, needs_trunk, split_run)
-from domains.audio.ssl_evaluate import summarise
-from domains.audio.ssl_pretrain import epoch_steps, pretrain_run
-from domains.audio.ssl_train import train_run
+from domains.audio.semisup.models import (METHODS, PRETRAINED_METHODS, Augment, IMixPretraining, SemiSupervised, SmallCNN,
+                                   SemisupData, StepLoader, load_semisup_data, needs_trunk, split_run)
+from domains.audio.semisup.evaluate import summarise
+from domains.audio.semisup.pretrain import epoch_steps, pretrain_run
+from domains.audio.semisup.train import train_run
 from ssl_core.config import deep_merge, resolve_section
 from ssl_core.errors import InputError
 from ssl_core.losses import mixup_cross_entropy
@@ -32,10 +32,10 @@ TINY = {"model": {"channels": [4, 8]}, "train": {"steps": 4, "batch_size": 4, "u
 def tiny_hp(dataset: str = "fsdd") -> dict:
     """The default config's run hyperparameters for ``dataset`` (its overrides applied), then the tiny sizes (which
     turn pretraining on with 2 steps, also for FSDD whose default has none)."""
-    return resolve_section(("audio", "ssl"), None, json.dumps(TINY), dataset)
+    return resolve_section(("audio", "semisup"), None, json.dumps(TINY), dataset)
 
 
-def _fake(dataset: str) -> SSLData:
+def _fake(dataset: str) -> SemisupData:
     rng = np.random.default_rng(0)
     if dataset == "esc10":
         y = np.repeat(np.arange(10), 40)
@@ -43,7 +43,7 @@ def _fake(dataset: str) -> SSLData:
     else:
         y = np.repeat(np.arange(10), 300)
         group = np.tile((np.arange(300) % 50 >= 5).astype(int), 10)
-    return SSLData(rng.normal(size=(len(y), 4, 6)).astype(np.float32), y, group, [str(c) for c in range(10)],
+    return SemisupData(rng.normal(size=(len(y), 4, 6)).astype(np.float32), y, group, [str(c) for c in range(10)],
                    np.array([f"c{i}" for i in range(len(y))]))
 
 
@@ -180,10 +180,10 @@ def test_tiny_real_run_writes_result_and_reruns(tmp_path, fsdd_features, method,
 def test_esc10_from_esc50_features(tmp_path, audio_mirror):
     meta = esc_subset(audio_mirror, tmp_path / "esc", n=12)
     write_npz(tmp_path / "e.npz", prepare("esc50", meta, {}))
-    data = load_ssl_data(tmp_path / "e.npz", "esc10", time_pool=4)
+    data = load_semisup_data(tmp_path / "e.npz", "esc10", time_pool=4)
     assert data.x.shape[1:] == (64, 62) and data.y.min() == 0 and data.classes[0] == "dog"
     with pytest.raises(InputError, match="not a features file"):
-        load_ssl_data(meta, "esc10")
+        load_semisup_data(meta, "esc10")
 
 
 def test_summarise_means_and_paper_rows():
@@ -312,7 +312,7 @@ def test_fixmatch_mixup_with_labelled_partners_trains_on_their_true_labels():
 
 def test_imix_finetune_without_pretraining_is_an_error(tmp_path, fsdd_features):
     hp = deep_merge(tiny_hp(), {"pretrain": {"steps": 0}})
-    with pytest.raises(InputError, match="imix_finetune needs audio.ssl.pretrain.steps"):
+    with pytest.raises(InputError, match="imix_finetune needs audio.semisup.pretrain.steps"):
         train_run(fsdd_features, "fsdd", "imix_finetune", 0, 0, hp, tmp_path / "run", progress=False)
     assert not (tmp_path / "run" / "result.json").exists()
 

@@ -43,13 +43,13 @@ def cosqa_subset(tmp_path: Path, mirror: Path) -> Path:
 def tiny(tmp_path_factory) -> tuple[Path, dict]:
     """(directory with ``corpus/`` (first 300 stdlib functions) and the BPE tokenizer ``tok.json``, the resolved
     tiny ``code`` section), shared by the tests that train."""
-    from domains.code.corpus import build_corpus
+    from domains.code.data.corpus import build_corpus
 
     d = tmp_path_factory.mktemp("code")
     hp = deep_merge(load_config([DEFAULT_CONFIG])["code"], TINY)
     hp["corpus"]["packages"] = []
     build_corpus(hp, d / "corpus")
-    proc = subprocess.run([sys.executable, "-m", "domains.code.tokenizer", "--corpus", str(d / "corpus"), "--out",
+    proc = subprocess.run([sys.executable, "-m", "domains.code.cocosoda.tokenizer", "--corpus", str(d / "corpus"), "--out",
                            str(d / "tok.json"), "--hparams", json.dumps(hp)], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     return d, hp

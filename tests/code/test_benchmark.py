@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domains.code.benchmark import CORPUS_SCHEMA, load_benchmark, read_jsonl
+from domains.code.data.benchmark import CORPUS_SCHEMA, load_benchmark, read_jsonl
 from ssl_core.errors import InputError
 from tests.conftest import REPO
 
@@ -67,7 +67,7 @@ def test_not_json_line(tmp_path):
 def test_evaluate_cli_malformed_benchmark_exit_2_one_line_no_output(tmp_path):
     d = _write(tmp_path / "b", CORPUS, [{"qid": "1", "query": "q"}])
     metrics = tmp_path / "out" / "metrics.json"
-    proc = subprocess.run([sys.executable, "-m", "domains.code.evaluate", "--benchmark", str(d), "--metrics",
+    proc = subprocess.run([sys.executable, "-m", "domains.code.cocosoda.evaluate", "--benchmark", str(d), "--metrics",
                            str(metrics)], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [f"error: {d / 'queries.jsonl'}: line 1: 'gold' is a required property"]

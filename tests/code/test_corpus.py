@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from domains.code.corpus import build_corpus, extract_functions, first_paragraph, split_of
+from domains.code.data.corpus import build_corpus, extract_functions, first_paragraph, split_of
 from ssl_core.config import load_config
 from collections import Counter
 

@@ -7,9 +7,9 @@ import hashlib
 import numpy as np
 import pytest
 
-from domains.code.benchmark import Benchmark
-from domains.code.evaluate import bm25_scores, gold_ranks, retrieval_metrics
-from domains.code.fetch import convert
+from domains.code.data.benchmark import Benchmark
+from domains.code.cocosoda.evaluate import bm25_scores, gold_ranks, retrieval_metrics
+from domains.code.data.fetch import convert
 
 
 def test_gold_ranks_counts_higher_and_half_ties():

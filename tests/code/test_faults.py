@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from domains.code.train import train
+from domains.code.cocosoda.train import train
 from ssl_core.config import deep_merge
 from tests.faults import kill_and_resume
 
@@ -22,7 +22,7 @@ LONGER = {"train": {"epochs": 6, "steps_per_epoch": 3}}
 
 def _cmd(tiny, out: Path) -> list[str]:
     d, hp = tiny
-    return [sys.executable, "-m", "domains.code.train", "--corpus", str(d / "corpus"), "--tokenizer",
+    return [sys.executable, "-m", "domains.code.cocosoda.train", "--corpus", str(d / "corpus"), "--tokenizer",
             str(d / "tok.json"), "--variant", "cocosoda", "--out", str(out), "--hparams",
             json.dumps(deep_merge(hp, LONGER)), "--threads", "1", "--no-progress"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from domains.code.figures import method_label, mrr_figure, training_steps
+from domains.code.cocosoda.figures import method_label, mrr_figure, training_steps
 
 
 def test_training_steps_and_labels_come_from_run_json(tmp_path):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from domains.code.augment import MASK, TypePools, soft_augment
-from domains.code.lexer import code_tokens, encoder_text, query_tokens, split_identifiers
+from domains.code.cocosoda.augment import MASK, TypePools, soft_augment
+from domains.code.data.lexer import code_tokens, encoder_text, query_tokens, split_identifiers
 
 CODE = 'def read_file(path, n=3):\n    """Doc."""\n    # comment\n    return open(path).read()[:n] + "x"\n'
 

@@ -9,8 +9,8 @@ import sys
 import pytest
 import torch
 
-from domains.code.model import load_encoders
-from domains.code.train import train, variant_settings
+from domains.code.cocosoda.model import load_encoders
+from domains.code.cocosoda.train import train, variant_settings
 from ssl_core.config import deep_merge
 from tests.conftest import REPO
 
@@ -57,7 +57,7 @@ def test_ablations_train_ablation_epochs_full_run_trains_epochs(tiny, tmp_path):
 
 
 def test_train_cli_missing_corpus_is_one_line_error(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "domains.code.train", "--corpus", str(tmp_path / "none"),
+    proc = subprocess.run([sys.executable, "-m", "domains.code.cocosoda.train", "--corpus", str(tmp_path / "none"),
                            "--tokenizer", str(tmp_path / "tok.json"), "--out", str(tmp_path / "out")],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2

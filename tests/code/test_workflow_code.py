@@ -11,7 +11,7 @@ import pytest
 import torch
 import yaml
 
-from domains.code.train import train
+from domains.code.cocosoda.train import train
 from ssl_core.config import resolve_section
 from tests.code.conftest import TINY
 from tests.faults import restarted_with_reason

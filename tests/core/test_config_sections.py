@@ -24,6 +24,13 @@ def test_typo_in_override_names_the_full_key_path(keys):
         resolve_section(keys, None, '{"train": {"lrr": 1}}')
 
 
+def test_a_renamed_key_names_its_new_name(tmp_path):
+    old = tmp_path / "old.yaml"
+    old.write_text("audio:\n  ssl:\n    datasets: [fsdd]\n")
+    with pytest.raises(InputError, match=r"config: audio: renamed key: 'ssl' is now 'semisup'"):
+        resolve_section(("audio", "clap"), [old], None)
+
+
 def test_override_that_is_not_json_is_one_clear_error():
     with pytest.raises(InputError, match="--hparams"):
         resolve_section(("code",), None, "{train: 1")
@@ -56,4 +63,4 @@ def test_every_domain_names_existing_parts():
             section_for(config, keys, "ROSMAP" if keys == ("medical",) else None, parts)
     for ds in ("esc10", "fsdd"):
         for stage in ("pretrain", "train"):
-            section_for(config, ("audio", "ssl"), ds, semisup_parts(stage, ds))
+            section_for(config, ("audio", "semisup"), ds, semisup_parts(stage, ds))

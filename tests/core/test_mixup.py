@@ -25,6 +25,18 @@ def test_sample_lambda_is_reproducible_with_seed():
     assert torch.equal(a, sample_lambda(5, 0.2))
 
 
+def test_sample_lambda_with_a_generator_is_beta_and_leaves_the_global_generator_alone():
+    torch.manual_seed(5)
+    before = torch.get_rng_state()
+    lam = sample_lambda(20000, 0.4, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(torch.get_rng_state(), before)
+    assert float(lam.min()) >= 0.0 and float(lam.max()) <= 1.0
+    assert float(lam.mean()) == pytest.approx(0.5, abs=0.01)
+    assert float(lam.var()) == pytest.approx(1 / (4 * 1.8), rel=0.05)
+    again = sample_lambda(20000, 0.4, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(lam, again)
+
+
 @pytest.mark.parametrize("alpha", [0.0, -0.5])
 def test_sample_lambda_rejects_bad_alpha(alpha):
     with pytest.raises(ValueError, match="alpha"):

@@ -63,9 +63,9 @@ def write_genomes(d: Path) -> Path:
 def make_tokens(genomes: Path, root: Path, **override) -> tuple[Path, dict]:
     """Preprocess and tokenize the genomes of ``genomes/samples.tsv`` with ``tiny_hp(**override)`` into
     ``root/data`` and ``root/tokens``: (the tokens directory, its stats)."""
-    from domains.genomics.preprocess import preprocess, write_outputs
-    from domains.genomics.samples import read_sample_sheet
-    from domains.genomics.tokenize import tokenize
+    from domains.genomics.data.preprocess import preprocess, write_outputs
+    from domains.genomics.data.samples import read_sample_sheet
+    from domains.genomics.dnabert_s.tokenize import tokenize
 
     hp = tiny_hp(**override)
     arrays, split = preprocess(read_sample_sheet(genomes / "samples.tsv"), hp)

@@ -6,7 +6,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from domains.genomics.evaluate import binning, evaluate, few_shot, kmeans_ari
+from domains.genomics.dnabert_s.evaluate import binning, evaluate, few_shot, kmeans_ari
 from tests.genomics.conftest import tiny_hp
 
 

@@ -21,7 +21,7 @@ HP = {"train": {"phase1_epochs": 6, "phase2_epochs": 6}}
 
 
 def _cmd(tokens, out):
-    return [sys.executable, "-m", "domains.genomics.train", "--tokens", str(tokens), "--out", str(out),
+    return [sys.executable, "-m", "domains.genomics.dnabert_s.train", "--tokens", str(tokens), "--out", str(out),
             "--threads", "1", "--no-progress", "--hparams", hparams_json(**HP)]
 
 

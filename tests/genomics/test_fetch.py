@@ -6,8 +6,8 @@ import json
 import subprocess
 import sys
 
-from domains.genomics.fetch import source_rows
-from domains.genomics.samples import read_sample_sheet
+from domains.genomics.data.fetch import source_rows
+from domains.genomics.data.samples import read_sample_sheet
 from tests.conftest import REPO
 
 
@@ -19,7 +19,7 @@ def test_sources_table_covers_the_manifest_with_raw_urls():
 
 
 def _fetch(out, status, mirror, limit=3):
-    cmd = [sys.executable, "-m", "domains.genomics.fetch", "--out", str(out), "--status", str(status),
+    cmd = [sys.executable, "-m", "domains.genomics.data.fetch", "--out", str(out), "--status", str(status),
            "--mirror", str(mirror), "--limit", str(limit)]
     return subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=120)
 

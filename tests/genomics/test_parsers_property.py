@@ -11,8 +11,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domains.genomics.samples import read_sample_sheet
-from domains.genomics.seqio import IUPAC, read_genome
+from domains.genomics.data.samples import read_sample_sheet
+from domains.genomics.data.seqio import IUPAC, read_genome
 from ssl_core.errors import InputError
 
 NAMES = st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126, exclude_characters=">"), min_size=1, max_size=12)

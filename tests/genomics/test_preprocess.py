@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from domains.genomics.preprocess import contigs, preprocess
-from domains.genomics.samples import read_sample_sheet
+from domains.genomics.data.preprocess import contigs, preprocess
+from domains.genomics.data.samples import read_sample_sheet
 from tests.conftest import REPO
 from tests.genomics.conftest import hparams_json, tiny_hp, write_fasta
 
@@ -75,7 +75,7 @@ def test_same_seed_same_fragments_and_held_out_set_independent_of_training_setti
 
 
 def _cli(genome_dir, out, extra_hp=None):
-    cmd = [sys.executable, "-m", "domains.genomics.preprocess", "--samples", str(genome_dir / "samples.tsv"),
+    cmd = [sys.executable, "-m", "domains.genomics.data.preprocess", "--samples", str(genome_dir / "samples.tsv"),
            "--out", str(out), "--hparams", hparams_json(**(extra_hp or {}))]
     return subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=120)
 

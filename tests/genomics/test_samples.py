@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from domains.genomics.samples import read_sample_sheet
+from domains.genomics.data.samples import read_sample_sheet
 from ssl_core.errors import InputError
 
 

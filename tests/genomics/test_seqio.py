@@ -9,7 +9,7 @@ from Bio.Seq import Seq
 from Bio.SeqIO import write as seqio_write
 from Bio.SeqRecord import SeqRecord
 
-from domains.genomics.seqio import read_genome
+from domains.genomics.data.seqio import read_genome
 from ssl_core.errors import InputError
 from tests.genomics.conftest import write_fasta
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from domains.genomics.tnf import canonical_index, tnf, tnf_features
+from domains.genomics.dnabert_s.tnf import canonical_index, tnf, tnf_features
 
 _RC = bytes.maketrans(b"ACGT", b"TGCA")
 

@@ -13,10 +13,10 @@ import pytest
 import torch
 from transformers import BertModel
 
-from domains.genomics.model import DNAEncoder, bert_config, embed_sequences, load_encoder
-from domains.genomics.preprocess import preprocess
-from domains.genomics.samples import read_sample_sheet
-from domains.genomics.tokenize import build_tokenizer, encode, kmer_table, tokenize
+from domains.genomics.dnabert_s.model import DNAEncoder, bert_config, embed_sequences, load_encoder
+from domains.genomics.data.preprocess import preprocess
+from domains.genomics.data.samples import read_sample_sheet
+from domains.genomics.dnabert_s.tokenize import build_tokenizer, encode, kmer_table, tokenize
 from tests.conftest import REPO
 from tests.genomics.conftest import hparams_json, make_tokens, tiny_hp
 
@@ -82,7 +82,7 @@ def test_tokenize_overlapping_kmers_writes_window_multiples(genome_dir, tmp_path
     stats = tokenize(arrays, hp, tmp_path / "tokens")
     assert stats["vocab_size"] == 5 + 136 and stats["window"] == 16 and stats["max_tokens"] == 64
     assert abs(stats["bp_per_token_train"] - 200 / 197) < 1e-9  # 200 bp fragments -> 197 overlapping 4-mers
-    from domains.genomics.train import ShardDataset
+    from domains.genomics.dnabert_s.train import ShardDataset
 
     batch = ShardDataset(tmp_path / "tokens" / "train", 2, window=16)[0]
     assert batch.shape[-1] == 64 and batch.min() >= 5
@@ -126,7 +126,7 @@ def test_windowed_embedding_pools_tokens_over_windows():
 
 
 def _train_cli(tokens_dir, out, *extra, **hp):
-    cmd = [sys.executable, "-m", "domains.genomics.train", "--tokens", str(tokens_dir), "--out", str(out),
+    cmd = [sys.executable, "-m", "domains.genomics.dnabert_s.train", "--tokens", str(tokens_dir), "--out", str(out),
            "--threads", "1", "--no-progress", "--hparams", hparams_json(**hp), *extra]
     return subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=300)
 

@@ -83,7 +83,7 @@ def test_genomics_tiny_run_end_to_end_with_user_sample_sheet(tmp_path, mirror):
                         str(edit), mirror=mirror, timeout=300)
     assert edited.returncode == 0, edited.stderr[-3000:]
     assert restarted_with_reason(log, "train.lr")
-    direct = subprocess.run([sys.executable, "-m", "domains.genomics.train", "--tokens",
+    direct = subprocess.run([sys.executable, "-m", "domains.genomics.dnabert_s.train", "--tokens",
                              str(tmp_path / "results/genomics/tokens"), "--out", str(tmp_path / "direct"), "--config",
                              str(cfg), "--config", str(edit), "--threads", "1", "--no-progress"],
                             capture_output=True, text=True, cwd=REPO, timeout=300)

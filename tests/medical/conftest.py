@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from domains.medical.data import load_dataset
-from domains.medical.datasets import get_spec
+from domains.medical.data.readers import load_dataset
+from domains.medical.data.datasets import get_spec
 from tests.conftest import REPO
 
 
@@ -22,7 +22,7 @@ def rosmap_h5ad(tmp_path_factory, mirror) -> Path:
 
 def train_cmd(data: Path, out: Path, *extra: str) -> list[str]:
     """The training stage's command line (seed 0, no progress bar) for ``data`` into ``out``."""
-    return [sys.executable, "-m", "domains.medical.train", "--data", str(data), "--seed", "0", "--out", str(out),
+    return [sys.executable, "-m", "domains.medical.m3col.train", "--data", str(data), "--seed", "0", "--out", str(out),
             "--no-progress", *extra]
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from domains.medical.data import load_dataset, preprocess, view_slices
-from domains.medical.datasets import get_spec
+from domains.medical.data.readers import load_dataset, preprocess, view_slices
+from domains.medical.data.datasets import get_spec
 from ssl_core.errors import InputError
 from tests.conftest import REPO
 
@@ -117,7 +117,7 @@ def test_prepare_cli_one_line_error_and_no_output(rosmap_copy, tmp_path):
     _rewrite(rosmap_copy / "labels_tr.csv", lambda lines: lines[:3] + ["7"] + lines[4:])
     out = tmp_path / "data.h5ad"
     proc = subprocess.run(
-        [sys.executable, "-m", "domains.medical.prepare", "--dataset", "ROSMAP", "--raw", str(rosmap_copy), "--out", str(out)],
+        [sys.executable, "-m", "domains.medical.data.prepare", "--dataset", "ROSMAP", "--raw", str(rosmap_copy), "--out", str(out)],
         capture_output=True, text=True, cwd=REPO,
     )
     assert proc.returncode == 2

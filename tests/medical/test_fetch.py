@@ -13,7 +13,7 @@ from ssl_core.errors import InputError
 from ssl_core.fetch import FetchError, Source, fetch_dataset, fetch_file, load_sources, verify
 from tests.conftest import REPO
 
-SOURCES = load_sources(REPO / "domains" / "medical" / "sources.tsv")
+SOURCES = load_sources(REPO / "domains" / "medical" / "data" / "sources.tsv")
 
 
 def _src(**kw) -> Source:
@@ -83,7 +83,7 @@ def test_unknown_dataset():
 def test_fetch_cli_writes_status(mirror, tmp_path):
     status = tmp_path / "s.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "domains.medical.fetch", "--dataset", "ROSMAP", "--out", str(tmp_path / "R"),
+        [sys.executable, "-m", "domains.medical.data.fetch", "--dataset", "ROSMAP", "--out", str(tmp_path / "R"),
          "--status", str(status), "--mirror", str(mirror)],
         capture_output=True, text=True, cwd=REPO,
     )

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from domains.medical.data import read_labels, read_matrix_csv
-from domains.medical.datasets import get_spec
+from domains.medical.data.readers import read_labels, read_matrix_csv
+from domains.medical.data.datasets import get_spec
 from ssl_core.errors import InputError
 
 FINITE = st.floats(allow_nan=False, allow_infinity=False, width=64, min_value=-1e12, max_value=1e12)

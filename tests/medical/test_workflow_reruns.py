@@ -69,7 +69,7 @@ def test_config_edit_retrains_from_scratch_like_a_fresh_run(finished, tmp_path):
     assert "medical_train" in jobs and "medical_prepare" not in jobs  # the data do not depend on the learning rate
     fresh = tmp_path / "fresh"
     direct = subprocess.run(
-        [sys.executable, "-m", "domains.medical.train", "--data", str(work / "results/medical/ROSMAP/data.h5ad"),
+        [sys.executable, "-m", "domains.medical.m3col.train", "--data", str(work / "results/medical/ROSMAP/data.h5ad"),
          "--method", "m3col", "--seed", "0", "--out", str(fresh), "--no-progress",
          *(arg for config in configs for arg in ("--config", config))],
         capture_output=True, text=True, cwd=REPO)
@@ -85,7 +85,7 @@ def test_mogonet_jobs_train_on_one_device_when_compute_asks_for_more(finished, t
     edit.write_text(yaml.safe_dump({"compute": {"devices": 2}, "medical": {"methods": ["m3col", "mogonet"]}}))
     proc = _snakemake(work, "-n", "-p", "--configfile", str(TEST_CONFIG), str(tiny), str(edit), mirror=mirror)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    commands = [line for line in (proc.stdout + proc.stderr).splitlines() if "domains.medical.train" in line]
+    commands = [line for line in (proc.stdout + proc.stderr).splitlines() if "domains.medical.m3col.train" in line]
     m3col = [c for c in commands if "--method m3col" in c]
     mogonet = [c for c in commands if "--method mogonet" in c]
     assert len(m3col) == 1 and '"devices": 2' in m3col[0]

@@ -1,0 +1,1 @@
+"""CLAP with TeminAL temporal instillation: caption table, two-stage training, zero-shot evaluation, report."""

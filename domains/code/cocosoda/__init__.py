@@ -1,0 +1,1 @@
+"""CoCoSoDa: tokenizer, soft data augmentation, momentum-contrastive training, MRR evaluation, table, figures."""

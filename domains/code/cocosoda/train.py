@@ -1,0 +1,268 @@
+"""Train the query and code encoders with CoCoSoDa (or one of its ablations).
+
+    python -m domains.code.cocosoda.train --corpus results/code/corpus --tokenizer results/code/tokenizer.json \
+        --variant cocosoda --out results/code/train/cocosoda [--config ...] [--hparams JSON] [--compute JSON] \
+        [--threads 1] [--no-progress]
+
+Each step takes ``train.batch_size`` docstring-code pairs. The online encoders embed the query and the code; the
+key encoders embed soft-augmented copies (:mod:`domains.code.cocosoda.augment`: dynamic masking and replacement by token
+type). Loss: :func:`ssl_core.losses.cocosoda_loss` - inter-modal InfoNCE in both directions and intra-modal
+InfoNCE, against the keys of the batch and the queues of earlier keys of each modality. The key encoders follow
+the online ones by EMA (:func:`ssl_core.moco.ema_update_`), queues are :class:`ssl_core.moco.NegativeQueue`.
+
+Variants (the paper's ablation rows): ``cocosoda`` (all of it), ``no_sda`` (no augmentation: keys embed the
+original texts), ``no_queue`` (no momentum encoders and no queues: keys come from the online encoders, with
+gradient, and the only negatives are the batch's), ``no_intra`` (inter-modal loss only).
+
+Training runs in :func:`ssl_core.training.fit` (one process: the queues are per process, so no DDP): a GPU when
+the job has one (``compute`` section), checkpoints at epoch boundaries in ``checkpoints/`` holding the RNG states
+and the augmentation generator, so an interrupted run (SIGTERM: exit 143, SIGKILL) resumes exactly; a checkpoint of
+other settings or inputs, or of a finished run, is dropped with a warning and training starts from scratch.
+
+Outputs in ``--out``: ``encoder.pt`` (trained), ``encoder_init.pt`` (same seed before training: the untrained
+baseline), ``history.csv`` (per epoch: loss, inter, intra, validation MRR), ``run.json`` (step time, pairs/s,
+parameters, device, precision) and ``checkpoints/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, RandomSampler
+from transformers import BertModel
+
+from domains.code.cocosoda.augment import TypePools, soft_augment
+from domains.code.data.lexer import code_tokens, encoder_text, query_tokens
+from domains.code.cocosoda.model import MeanPoolEncoder, batch_ids, bert_config, encode_texts, save_encoders
+from domains.code.cocosoda.tokenizer import load_tokenizer, read_pairs
+from domains.code.settings import STAGE_PARTS
+from ssl_core.atomic import atomic_path, remove_on_failure, write_json
+from ssl_core.config import resolve_section, select_parts
+from ssl_core.errors import InputError, report_input_errors
+from ssl_core.losses.cocosoda import cocosoda_loss
+from ssl_core.moco import NegativeQueue, ema_update_, momentum_copy
+from ssl_core.training import (Compute, add_training_arguments, fingerprint, fit, resolve_compute, start_run,
+                               warmup_cosine)
+
+__all__ = ["VARIANTS", "variant_settings", "Lexed", "CoCoSoDaModule", "ValidMRR", "train",
+           "main"]
+
+VARIANTS = ("cocosoda", "no_sda", "no_queue", "no_intra")
+
+
+def variant_settings(variant: str, hp: dict[str, Any]) -> dict[str, Any]:
+    """(augmentation rates, use of momentum encoders and queues, intra-modal weight) of one variant."""
+    if variant not in VARIANTS:
+        raise InputError(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
+    aug = dict(hp["augment"])
+    if variant == "no_sda":
+        aug = {k: 0.0 for k in aug}
+    return {"augment": aug, "queue": variant != "no_queue",
+            "intra_weight": 0.0 if variant == "no_intra" else hp["train"]["intra_weight"]}
+
+
+class Lexed:
+    """Training pairs as typed tokens (lexed once) plus the per-type replacement pools."""
+
+    def __init__(self, rows: list[dict]) -> None:
+        self.query = [query_tokens(r["query"]) for r in rows]
+        self.code = [code_tokens(r["code"]) for r in rows]
+        self.query_pools = TypePools(self.query)
+        self.code_pools = TypePools(self.code)
+
+    def __len__(self) -> int:
+        return len(self.code)
+
+
+class Collate:
+    """Index batch -> token ids of the queries, the code and their soft-augmented copies."""
+
+    def __init__(self, lexed: Lexed, tokenizer, model: dict[str, Any], augment: dict[str, float], seed: int) -> None:
+        self.lexed, self.tok, self.model, self.aug = lexed, tokenizer, model, augment
+        self.rng = random.Random(seed)
+
+    def __call__(self, idx: list[int]) -> dict[str, torch.Tensor]:
+        lx, a, m = self.lexed, self.aug, self.model
+        q = [encoder_text([t for _, t in lx.query[i]]) for i in idx]
+        c = [encoder_text([t for _, t in lx.code[i]]) for i in idx]
+        qa = [encoder_text(soft_augment(lx.query[i], a["query_mask_rate"], a["query_replace_rate"], lx.query_pools,
+                                        self.rng)) for i in idx]
+        ca = [encoder_text(soft_augment(lx.code[i], a["code_mask_rate"], a["code_replace_rate"], lx.code_pools,
+                                        self.rng)) for i in idx]
+        out = {}
+        for name, texts, n in (("q", q, m["max_query_tokens"]), ("c", c, m["max_code_tokens"]),
+                               ("qa", qa, m["max_query_tokens"]), ("ca", ca, m["max_code_tokens"])):
+            out[name], out[name + "_mask"] = batch_ids(self.tok, texts, n)
+        return out
+
+
+class CoCoSoDaModule(pl.LightningModule):
+    def __init__(self, bert: dict[str, Any], hp: dict[str, Any], settings: dict[str, Any], total_steps: int) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        from transformers import BertConfig
+
+        cfg = BertConfig(**bert)
+        self.query_encoder = MeanPoolEncoder(BertModel(cfg, add_pooling_layer=False))
+        self.code_encoder = (self.query_encoder if hp["model"]["share_encoder"]
+                             else MeanPoolEncoder(BertModel(cfg, add_pooling_layer=False)))
+        if settings["queue"]:
+            self.query_key = momentum_copy(self.query_encoder)
+            self.code_key = self.query_key if hp["model"]["share_encoder"] else momentum_copy(self.code_encoder)
+            size, dim = hp["train"]["queue_size"], cfg.hidden_size
+            self.query_queue = NegativeQueue(size, dim)
+            self.code_queue = NegativeQueue(size, dim)
+
+    def _keys(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        if not self.hparams.settings["queue"]:
+            return (self.query_encoder(batch["qa"], batch["qa_mask"]),
+                    self.code_encoder(batch["ca"], batch["ca_mask"]))
+        ema_update_(self.query_key, self.query_encoder, self.hparams.hp["train"]["momentum"])
+        if self.code_key is not self.query_key:
+            ema_update_(self.code_key, self.code_encoder, self.hparams.hp["train"]["momentum"])
+        with torch.no_grad():
+            return (self.query_key(batch["qa"], batch["qa_mask"]), self.code_key(batch["ca"], batch["ca_mask"]))
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        tr, st = self.hparams.hp["train"], self.hparams.settings
+        q = self.query_encoder(batch["q"], batch["q_mask"])
+        c = self.code_encoder(batch["c"], batch["c_mask"])
+        qk, ck = self._keys(batch)
+        qq = self.query_queue.keys() if st["queue"] else None
+        cq = self.code_queue.keys() if st["queue"] else None
+        loss, parts = cocosoda_loss(q, c, qk, ck, qq, cq, tr["temperature"], tr["inter_weight"], st["intra_weight"])
+        if st["queue"]:
+            self.query_queue.enqueue(qk)
+            self.code_queue.enqueue(ck)
+        b = q.shape[0]
+        self.log("loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=b)
+        self.log("inter", parts["inter"], on_step=False, on_epoch=True, batch_size=b)
+        self.log("intra", parts["intra"], on_step=False, on_epoch=True, batch_size=b)
+        return loss
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        tr = self.hparams.hp["train"]
+        params = {id(p): p for p in list(self.query_encoder.parameters()) + list(self.code_encoder.parameters())}
+        opt = torch.optim.AdamW(list(params.values()), lr=tr["lr"], weight_decay=tr["weight_decay"])
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(tr["warmup_steps"], self.hparams.total_steps,
+                                                                     0.05))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+def mrr_of(query_emb: np.ndarray, code_emb: np.ndarray) -> float:
+    """MRR when query ``i``'s answer is code ``i`` (validation split)."""
+    s = query_emb @ code_emb.T
+    rank = 1 + (s > np.diag(s)[:, None]).sum(1)
+    return float(np.mean(1.0 / rank))
+
+
+class ValidMRR(pl.Callback):
+    """MRR on (up to 1000 pairs of) the validation split after each epoch's last step: the training curve. Logged
+    from the last batch's end (same weights as at the epoch's end) so that the epoch's history row holds it."""
+
+    def __init__(self, rows: list[dict], tokenizer, model: dict[str, Any]) -> None:
+        self.q = [encoder_text([t for _, t in query_tokens(r["query"])]) for r in rows[:1000]]
+        self.c = [encoder_text([t for _, t in code_tokens(r["code"])]) for r in rows[:1000]]
+        self.tok, self.model = tokenizer, model
+
+    def on_train_batch_end(self, trainer: pl.Trainer, module: CoCoSoDaModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        if len(self.q) < 2 or batch_idx + 1 != trainer.num_training_batches:
+            return
+        qe = encode_texts(module.query_encoder, self.tok, self.q, self.model["max_query_tokens"])
+        ce = encode_texts(module.code_encoder, self.tok, self.c, self.model["max_code_tokens"])
+        module.train()
+        module.log("valid_mrr", mrr_of(qe, ce), on_step=False, on_epoch=True, batch_size=1)
+
+
+def train(corpus: Path, tokenizer_path: Path, variant: str, hp: dict[str, Any], out: Path,
+          threads: int | None = None, progress: bool = True, compute: Compute | None = None) -> dict[str, Any]:
+    hp = select_parts(hp, STAGE_PARTS["train"])
+    tr, md = hp["train"], hp["model"]
+    settings = variant_settings(variant, hp)
+    start_run(tr["seed"], threads)
+    tok = load_tokenizer(tokenizer_path)
+    rows = read_pairs(corpus / "train.jsonl")
+    if len(rows) < tr["batch_size"]:
+        raise InputError(f"{corpus / 'train.jsonl'}: {len(rows)} pairs, fewer than one batch ({tr['batch_size']})")
+    t0 = time.perf_counter()
+    lexed = Lexed(rows)
+    lex_seconds = time.perf_counter() - t0
+    steps = tr["steps_per_epoch"] or len(rows) // tr["batch_size"]
+    epochs = tr["epochs"] if variant == "cocosoda" or tr["ablation_epochs"] is None else tr["ablation_epochs"]
+    if md["pretrained"]:
+        pre = BertModel.from_pretrained(md["pretrained"], local_files_only=True, add_pooling_layer=False)
+        bert_cfg = pre.config.to_dict()
+    else:
+        bert_cfg = bert_config(md, tok.get_vocab_size()).to_dict()
+    bert_cfg = json.loads(json.dumps(bert_cfg, default=str))
+    module = CoCoSoDaModule(bert_cfg, hp, settings, total_steps=epochs * steps)
+    if md["pretrained"]:
+        for enc in {id(e): e for e in (module.query_encoder, module.code_encoder)}.values():
+            enc.bert.load_state_dict(pre.state_dict())
+        if settings["queue"]:
+            for key in {id(e): e for e in (module.query_key, module.code_key)}.values():
+                key.bert.load_state_dict(pre.state_dict())
+    out.mkdir(parents=True, exist_ok=True)
+    if not (out / "encoder_init.pt").exists():
+        save_encoders(module.query_encoder, module.code_encoder, out / "encoder_init.pt")
+    collate = Collate(lexed, tok, md, settings["augment"], tr["seed"])
+    sampler = RandomSampler(range(len(rows)), replacement=False, num_samples=steps * tr["batch_size"])
+    loader = DataLoader(range(len(rows)), batch_size=tr["batch_size"], sampler=sampler, drop_last=True,
+                        collate_fn=collate, num_workers=0)
+    pretrained = Path(md["pretrained"]) if md["pretrained"] and Path(md["pretrained"]).exists() else None
+    fp = fingerprint({"variant": variant, "epochs": epochs, "steps_per_epoch": steps, "model": md, "train": tr,
+                      "augment": hp["augment"]}, tr["seed"],
+                     inputs={"train": corpus / "train.jsonl", "valid": corpus / "valid.jsonl",
+                             "tokenizer": tokenizer_path, "pretrained": pretrained}, compute=compute)
+    result = fit(module, loader, ckpt_dir=out / "checkpoints", fp=fp, max_epochs=epochs, compute=compute,
+                 progress=progress, stateful={"augment_rng": collate.rng},
+                 callbacks=[ValidMRR(read_pairs(corpus / "valid.jsonl"), tok, md)])
+    module.eval()
+    save_encoders(module.query_encoder, module.code_encoder, out / "encoder.pt")
+    frame = result.history
+    with atomic_path(out / "history.csv") as tmp:
+        frame.to_csv(tmp)
+    step = result.mean_step_seconds()
+    run = {
+        "variant": variant, "settings": settings, "train_pairs": len(rows), "epochs": epochs,
+        "steps_per_epoch": steps, "batch_size": tr["batch_size"], "lex_seconds": lex_seconds,
+        **result.as_json(),
+        "step_seconds": step, "pairs_per_second": tr["batch_size"] / step if step else None,
+        "parameters": sum(p.numel() for p in {id(p): p for p in list(module.query_encoder.parameters())
+                                              + list(module.code_encoder.parameters())}.values()),
+        "final_loss": float(frame["loss"].iloc[-1]),
+        "final_valid_mrr": float(frame["valid_mrr"].iloc[-1]) if "valid_mrr" in frame else None,
+        "pretrained": md["pretrained"],
+    }
+    write_json(out / "run.json", run)
+    return run
+
+
+@report_input_errors
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m domains.code.cocosoda.train", description=__doc__.split("\n\n")[0])
+    p.add_argument("--corpus", required=True, type=Path, help="output directory of the corpus stage")
+    p.add_argument("--tokenizer", required=True, type=Path)
+    p.add_argument("--variant", default="cocosoda", choices=VARIANTS)
+    p.add_argument("--out", required=True, type=Path)
+    add_training_arguments(p)
+    args = p.parse_args(argv)
+    hp = resolve_section(("code",), args.config, args.hparams, parts=STAGE_PARTS["train"])
+    compute = resolve_compute(args.config, args.compute)
+    with remove_on_failure(args.out, ("encoder.pt", "run.json", "history.csv")):
+        run = train(args.corpus, args.tokenizer, args.variant, hp, args.out, args.threads, not args.no_progress,
+                    compute)
+    print(json.dumps(run))
+
+
+if __name__ == "__main__":
+    main()

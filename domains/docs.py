@@ -1,0 +1,307 @@
+"""The result tables, verdicts and figures of the docs, generated from a workflow run: ``snakemake docs``.
+
+    python -m domains.docs --results results --domains medical genomics code audio --figures '{"medical": [...]}' \
+        --config "$(cat config.json)" --out docs/results --readmes README.md domains/medical/README.md ...
+
+Writes, under ``--out``:
+
+- ``<domain>.md``: the domain's verdicts (our method against the strongest simple baseline computed by us on the
+  same splits, see :data:`COMPARISONS`), its ``results/<domain>/table.tsv`` as a markdown table and its figures
+  (copied to ``<domain>/``);
+- ``headline.md``: one row per data set of each domain's first comparison (the top-level README's table);
+- ``provenance.json``: the commit (and whether the work tree had changes), the merged config, and the sha256 of
+  every result file read and every file written.
+
+Each README holds the generated text between ``<!-- results:<name> -->`` and ``<!-- /results -->`` (``name`` a
+domain or ``headline``); this command replaces what is between the markers, and ``tests/test_docs.py`` checks
+that the READMEs equal the committed files, so no number in them is copied by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ssl_core.atomic import atomic_path
+from ssl_core.config import parse_json_override
+from ssl_core.errors import InputError, report_input_errors
+
+__all__ = ["Comparison", "COMPARISONS", "render_table", "verdicts", "domain_page", "headline", "block_for",
+           "fill_readme", "write_docs", "main"]
+
+BLOCK = re.compile(r"(<!-- results:(?P<name>[a-z_]+) -->\n)(?P<body>.*?)(<!-- /results -->)", re.S)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Our method against the simple baselines computed by us on the same splits, on one metric.
+
+    ``ours`` and ``baselines`` are values of the table's ``method`` column; ``value`` / ``std`` name the columns of
+    the number and its spread (``std`` may be missing); ``group`` the column whose values each get their own
+    comparison (a data set or benchmark); ``where`` filters rows first (long tables with a ``metric`` column).
+    """
+
+    metric: str
+    ours: str
+    baselines: tuple[str, ...]
+    value: str
+    std: str | None = None
+    higher_is_better: bool = True
+    group: str | None = None
+    where: dict[str, str] = field(default_factory=dict)
+
+
+def _audio(part: str, metric: str, ours: str, baselines: tuple[str, ...], higher: bool) -> Comparison:
+    return Comparison(metric, ours, baselines, "value", "std", higher, "dataset", {"part": part, "metric": metric})
+
+
+# The first comparison of each domain is its headline (README.md).
+COMPARISONS: dict[str, list[Comparison]] = {
+    "medical": [
+        Comparison("accuracy", "M3CoL (ours)", ("logistic regression (ours)", "MOGONET-style (ours)"), "accuracy",
+                   "accuracy_std", True, "dataset"),
+    ],
+    "genomics": [
+        Comparison(m, "DNABERT-S-style (C2LR, ours)", ("TNF (canonical 136-d)", "same encoder, random init"), m, s)
+        for m, s in (("ari_kmeans", "ari_kmeans_std"), ("ari_leiden", None), ("binning_count", None))
+    ],
+    "code": [
+        Comparison("mrr", "cocosoda", ("bm25_split", "bm25", "untrained"), "mrr", None, True, "benchmark"),
+    ],
+    "audio": [
+        _audio("semisup", "error_rate", "self-training + mixup (ours)", ("supervised, 10 % labels (ours)",), False),
+        _audio("semisup", "error_rate", "FixMatch + mixup (ours)", ("supervised, 10 % labels (ours)",), False),
+        _audio("clap", "temporal_acc", "CLAP + stage B (ordered pairs)", ("CLAP plain contrastive", "chance"), True),
+        _audio("clap", "zs_top1", "CLAP + stage B (ordered pairs)", ("CLAP plain contrastive", "chance"), True),
+    ],
+    # Metrix/feature against its clean loss and the untrained / TNF baselines, per data set (the CUB-200 lines
+    # compare the paper's own numbers, source "paper" in the table).
+    "metric": [
+        Comparison("recall_at_1", f"{loss} + Metrix/feature", (loss, "untrained", "TNF"), "recall_at_1",
+                   "recall_at_1_std", True, "dataset")
+        for loss in ("contrastive", "multi-similarity", "proxy anchor")
+    ],
+}
+
+
+def _num(x: Any) -> float | None:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(v) else v
+
+
+def _fmt(x: Any) -> str:
+    v = _num(x)
+    if v is None:
+        return "" if x is None or (isinstance(x, float) and math.isnan(x)) else str(x)
+    return str(int(v)) if v.is_integer() and abs(v) >= 1 else f"{v:.3f}"
+
+
+def render_table(table: pd.DataFrame) -> str:
+    """Markdown of a results table; a column ``c`` with a ``c_std`` column beside it is shown as ``mean ± std``."""
+    cols = [c for c in table.columns if not (c.endswith("_std") and c[:-4] in table.columns)
+            and not (c == "std" and "value" in table.columns)]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for _, row in table.iterrows():
+        cells = []
+        for c in cols:
+            std = f"{c}_std" if f"{c}_std" in table.columns else ("std" if c == "value" and "std" in table.columns
+                                                                  else None)
+            cell = _fmt(row[c])
+            if std and _num(row[std]) is not None and cell:
+                cell += f" ± {_fmt(row[std])}"
+            cells.append(cell.replace("|", "\\|"))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _verdict(comp: Comparison, ours: tuple[float, float | None], base: tuple[float, float | None]) -> str:
+    diff = ours[0] - base[0] if comp.higher_is_better else base[0] - ours[0]
+    spread = max(s for s in (ours[1], base[1], 0.0) if s is not None)
+    if spread > 0 and abs(diff) <= spread:
+        return "ties (difference within one standard deviation)"
+    return "beats it" if diff > 0 else ("equals it" if diff == 0 else "**does not beat it**")
+
+
+def _comparisons(domain: str, table: pd.DataFrame) -> list[tuple[Comparison, str, dict[str, Any]]]:
+    """(comparison, group value, facts) for every comparison and group the table holds our row for."""
+    out = []
+    for comp in COMPARISONS.get(domain, []):
+        rows = table
+        for col, val in comp.where.items():
+            rows = rows[rows[col].astype(str) == val] if col in rows.columns else rows.iloc[0:0]
+        groups = list(dict.fromkeys(rows[comp.group])) if comp.group and comp.group in rows.columns else [None]
+        for g in groups:
+            sub = rows if g is None else rows[rows[comp.group] == g]
+
+            def stat(method: str) -> tuple[float, float | None] | None:
+                hit = sub[sub["method"] == method]
+                if hit.empty or comp.value not in hit.columns or _num(hit.iloc[0][comp.value]) is None:
+                    return None
+                s = _num(hit.iloc[0][comp.std]) if comp.std and comp.std in hit.columns else None
+                return _num(hit.iloc[0][comp.value]), s
+
+            ours = stat(comp.ours)
+            if ours is None:
+                continue
+            present = [(b, stat(b)) for b in comp.baselines if stat(b) is not None]
+            if not present:
+                out.append((comp, g, {"ours": ours, "baseline": None, "verdict": "no baseline row in the table"}))
+                continue
+            pick = max if comp.higher_is_better else min
+            name, base = pick(present, key=lambda p: p[1][0])
+            out.append((comp, g, {"ours": ours, "baseline_name": name, "baseline": base,
+                                  "verdict": _verdict(comp, ours, base)}))
+    return out
+
+
+def _pm(stat: tuple[float, float | None]) -> str:
+    return _fmt(stat[0]) + (f" ± {_fmt(stat[1])}" if stat[1] is not None else "")
+
+
+def verdicts(domain: str, table: pd.DataFrame) -> list[str]:
+    """One line per comparison and group: ours, the strongest baseline and whether ours beats it."""
+    lines = []
+    for comp, g, f in _comparisons(domain, table):
+        where = f"{g}, " if g is not None else ""
+        better = "higher" if comp.higher_is_better else "lower"
+        if f["baseline"] is None:
+            lines.append(f"- {where}{comp.metric} ({better} is better): {comp.ours} {_pm(f['ours'])}; {f['verdict']}")
+            continue
+        lines.append(f"- {where}{comp.metric} ({better} is better): {comp.ours} {_pm(f['ours'])} vs the strongest "
+                     f"baseline, {f['baseline_name']} {_pm(f['baseline'])}: {f['verdict']}")
+    return lines
+
+
+def headline(tables: dict[str, pd.DataFrame]) -> str:
+    """The top-level README's table: each domain's first comparison, one row per data set."""
+    lines = ["| domain | data set | metric | ours | strongest simple baseline (ours, same splits) | verdict |",
+             "|---|---|---|---|---|---|"]
+    for domain, table in tables.items():
+        first = COMPARISONS.get(domain, [None])[0]
+        for comp, g, f in _comparisons(domain, table):
+            if comp is not first:
+                continue
+            base = f"{f['baseline_name']} {_pm(f['baseline'])}" if f["baseline"] is not None else ""
+            lines.append(f"| {domain} | {g if g is not None else ''} | {comp.metric} | {comp.ours} {_pm(f['ours'])} "
+                         f"| {base} | {f['verdict']} |")
+    return "\n".join(lines) + "\n"
+
+
+def domain_page(domain: str, table: pd.DataFrame, figures: list[str]) -> str:
+    """``<domain>.md``: verdicts, the table, the figures (paths relative to the page's folder)."""
+    parts = ["Our method against the strongest simple baseline computed by us on the same splits:\n",
+             "\n".join(verdicts(domain, table)) + "\n", f"\n`results/{domain}/table.tsv`:\n\n", render_table(table)]
+    if figures:
+        parts.append("\n" + "\n".join(f"![{Path(f).stem}]({domain}/{Path(f).name})" for f in figures) + "\n")
+    return "".join(parts)
+
+
+def block_for(page: Path, readme: Path) -> str:
+    """A generated page as it stands in a README: its relative links rewritten for the README's folder."""
+    text = page.read_text()
+
+    def relink(m: re.Match[str]) -> str:
+        target = m.group(2)
+        if re.match(r"[a-z]+:", target) or target.startswith("/"):
+            return m.group(0)
+        rel = os.path.relpath(page.parent / target, readme.parent)
+        return f"{m.group(1)}({Path(rel).as_posix()})"
+
+    return re.sub(r"(!?\[[^\]]*\])\(([^)]+)\)", relink, text)
+
+
+def fill_readme(readme: Path, pages: Path) -> str:
+    """``readme``'s text with every results block replaced by the page of the same name under ``pages``."""
+    text = readme.read_text()
+    names = [m.group("name") for m in BLOCK.finditer(text)]
+    missing = [n for n in names if not (pages / f"{n}.md").is_file()]
+    if missing:
+        raise InputError(f"{readme}: results block(s) {', '.join(missing)} have no page under {pages}")
+    return BLOCK.sub(lambda m: m.group(1) + block_for(pages / f"{m.group('name')}.md", readme) + m.group(4), text)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def write_docs(results: Path, domains: list[str], figures: dict[str, list[str]], config: dict[str, Any],
+               out: Path) -> dict[str, Any]:
+    """Write every page, copy the figures and write ``provenance.json``; returns the provenance."""
+    commit, changes = _git("rev-parse", "HEAD"), _git("status", "--porcelain") != ""  # before writing anything
+    tables, read, written = {}, {}, {}
+    for domain in domains:
+        path = results / domain / "table.tsv"
+        if not path.is_file():
+            raise InputError(f"{path}: missing (run the workflow first: snakemake docs runs it)")
+        tables[domain] = pd.read_csv(path, sep="\t")
+        read[str(path)] = _sha256(path)
+    out.mkdir(parents=True, exist_ok=True)
+    for domain in domains:
+        figs = figures.get(domain, [])
+        if (out / domain).exists():
+            shutil.rmtree(out / domain)
+        (out / domain).mkdir()
+        for f in figs:
+            src = Path(f)
+            if not src.is_file():
+                raise InputError(f"{src}: figure missing")
+            shutil.copyfile(src, out / domain / src.name)
+            read[str(src)] = _sha256(src)
+            written[f"{domain}/{src.name}"] = _sha256(out / domain / src.name)
+        with atomic_path(out / f"{domain}.md") as tmp:
+            tmp.write_text(domain_page(domain, tables[domain], figs))
+        written[f"{domain}.md"] = _sha256(out / f"{domain}.md")
+    with atomic_path(out / "headline.md") as tmp:
+        tmp.write_text(headline(tables))
+    written["headline.md"] = _sha256(out / "headline.md")
+    provenance = {"commit": commit, "work_tree_changes": changes,
+                  "domains": domains, "config": config,
+                  "config_sha256": hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest(),
+                  "results_read": read, "files_written": written}
+    with atomic_path(out / "provenance.json") as tmp:
+        tmp.write_text(json.dumps(provenance, indent=1, sort_keys=True) + "\n")
+    return provenance
+
+
+@report_input_errors
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m domains.docs", description=__doc__.split("\n\n")[0])
+    p.add_argument("--results", type=Path, default=Path("results"))
+    p.add_argument("--domains", nargs="+", required=True)
+    p.add_argument("--figures", required=True, help="JSON object: domain -> list of its figure files")
+    p.add_argument("--config", required=True, help="JSON object: the merged config of the run (for provenance)")
+    p.add_argument("--out", type=Path, default=Path("docs/results"))
+    p.add_argument("--readmes", type=Path, nargs="*", default=[], help="READMEs whose results blocks to fill")
+    args = p.parse_args(argv)
+    figures, config = parse_json_override(args.figures, "--figures"), parse_json_override(args.config, "--config")
+    write_docs(args.results, args.domains, figures, config, args.out)
+    for readme in args.readmes:
+        text = fill_readme(readme, args.out)
+        with atomic_path(readme) as tmp:
+            tmp.write_text(text)
+        print(f"filled {readme}")
+
+
+if __name__ == "__main__":
+    main()

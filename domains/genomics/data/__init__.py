@@ -1,0 +1,1 @@
+"""Genomics data: fetch (checksum-checked genomes), sample sheets, FASTA/GenBank reading, fragment preprocessing."""

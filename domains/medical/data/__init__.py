@@ -1,0 +1,1 @@
+"""Medical multi-omics data: fetch (checksum-checked views), readers, dataset specs, preprocessing."""

@@ -1,0 +1,191 @@
+"""Read and validate the omics files of one data set into a single AnnData.
+
+The AnnData holds all views side by side (``samples x (features of view 1 + view 2 + view 3)``) with
+``var["view"]`` naming each feature's view, ``obs["label"]`` the class index and ``obs["split"]`` the fixed split
+(``train``/``test``) or ``all`` where the data set has none. Every problem with the files (missing, truncated,
+non-numeric, NaN/inf, mismatched sample counts, labels outside the class set) raises one :class:`InputError`
+naming the file and the row or column.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import scanpy as sc
+
+from domains.medical.data.datasets import VIEWS, DatasetSpec
+from ssl_core.errors import InputError
+
+__all__ = ["read_matrix_csv", "read_labels", "load_dataset", "preprocess", "view_slices"]
+
+
+def _read_csv(path: Path, **kwargs) -> pd.DataFrame:
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: file is empty")
+    try:
+        return pd.read_csv(path, **kwargs)
+    except pd.errors.ParserError as exc:
+        raise InputError(f"{path}: not a well-formed CSV ({str(exc).strip()})") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path}: file is empty") from None
+
+
+def _check_numeric(frame: pd.DataFrame, path: Path, row_offset: int) -> np.ndarray:
+    """Return ``frame`` as float64; name the first bad cell (1-based line number in the file)."""
+    numeric = frame.apply(pd.to_numeric, errors="coerce")
+    bad_text = numeric.isna() & frame.notna()
+    if bool(bad_text.to_numpy().any()):
+        r, c = map(int, np.argwhere(bad_text.to_numpy())[0])
+        raise InputError(f"{path}: line {r + 1 + row_offset}, column {c + 1}: {frame.iat[r, c]!r} is not a number")
+    values = numeric.to_numpy(dtype=np.float64)
+    missing = np.isnan(values)
+    if missing.any():
+        r, c = map(int, np.argwhere(missing)[0])
+        n_missing_last = int(missing[-1].sum())
+        if r == values.shape[0] - 1 and missing[-1, values.shape[1] - n_missing_last :].all() and n_missing_last < values.shape[1]:
+            raise InputError(
+                f"{path}: truncated: line {r + 1 + row_offset} has {values.shape[1] - n_missing_last} of {values.shape[1]} values"
+            )
+        raise InputError(f"{path}: line {r + 1 + row_offset}, column {c + 1}: missing value (NaN)")
+    if not np.isfinite(values).all():
+        r, c = map(int, np.argwhere(~np.isfinite(values))[0])
+        raise InputError(f"{path}: line {r + 1 + row_offset}, column {c + 1}: value {values[r, c]} is not finite")
+    return values
+
+
+def read_matrix_csv(path: str | Path, *, header: bool = False) -> tuple[np.ndarray, list[str] | None, list[str] | None]:
+    """Read a numeric samples x features CSV. With ``header`` the first row names features and the first column
+    names samples. Returns (values, sample ids or None, feature names or None)."""
+    path = Path(path)
+    if header:
+        frame = _read_csv(path, header=0, index_col=0, float_precision="round_trip")
+        values = _check_numeric(frame, path, row_offset=1)
+        return values, [str(i) for i in frame.index], [str(c) for c in frame.columns]
+    frame = _read_csv(path, header=None, float_precision="round_trip")
+    return _check_numeric(frame, path, row_offset=0), None, None
+
+
+def read_labels(path: Path, values: np.ndarray, spec: DatasetSpec) -> np.ndarray:
+    """Check that labels are whole numbers in ``range(n_classes)`` and return them as int64."""
+    as_int = np.rint(values).astype(np.int64)
+    bad = (values != as_int) | (as_int < 0) | (as_int >= spec.n_classes)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"{path}: line {i + 1}: label {values[i]:g} is outside the class set 0..{spec.n_classes - 1} of {spec.name}"
+        )
+    return as_int
+
+
+def _load_mogonet(folder: Path, spec: DatasetSpec) -> ad.AnnData:
+    blocks, labels, splits = [], [], []
+    var_names, var_views = [], []
+    for split in ("tr", "te"):
+        lab_path = folder / f"labels_{split}.csv"
+        lab_values, _, _ = read_matrix_csv(lab_path)
+        if lab_values.shape[1] != 1:
+            raise InputError(f"{lab_path}: expected one label per line, found {lab_values.shape[1]} columns")
+        lab = read_labels(lab_path, lab_values[:, 0], spec)
+        views = []
+        for v in range(1, len(VIEWS) + 1):
+            path = folder / f"{v}_{split}.csv"
+            values, _, _ = read_matrix_csv(path)
+            if values.shape[0] != lab.shape[0]:
+                raise InputError(f"{path}: {values.shape[0]} samples, but {lab_path.name} has {lab.shape[0]} labels")
+            if views and values.shape[0] != views[0].shape[0]:
+                raise InputError(f"{path}: {values.shape[0]} samples, but view 1 has {views[0].shape[0]}")
+            views.append(values)
+        blocks.append(views)
+        labels.append(lab)
+        splits.append(np.full(lab.shape[0], "train" if split == "tr" else "test"))
+    for v in range(len(VIEWS)):
+        feat_path = folder / f"{v + 1}_featname.csv"
+        names = _read_csv(feat_path, header=None)[0].astype(str).tolist()
+        for split_views, split in zip(blocks, ("tr", "te")):
+            if split_views[v].shape[1] != len(names):
+                raise InputError(
+                    f"{folder / f'{v + 1}_{split}.csv'}: {split_views[v].shape[1]} features, but {feat_path.name} names {len(names)}"
+                )
+        var_names += [f"{VIEWS[v]}:{n}" for n in names]
+        var_views += [VIEWS[v]] * len(names)
+    x = np.vstack([np.hstack(views) for views in blocks]).astype(np.float32)
+    y = np.concatenate(labels)
+    obs = pd.DataFrame(
+        {"label": y, "split": np.concatenate(splits)},
+        index=[f"{s}_{i}" for s, n in (("train", len(labels[0])), ("test", len(labels[1]))) for i in range(n)],
+    )
+    return ad.AnnData(X=x, obs=obs, var=pd.DataFrame({"view": var_views}, index=var_names))
+
+
+def _load_keyed(folder: Path, spec: DatasetSpec) -> ad.AnnData:
+    target_path = folder / spec.target_file
+    target = _read_csv(target_path, header=0)
+    if target.shape[1] != 2:
+        raise InputError(f"{target_path}: expected two columns (sample id, target), found {target.shape[1]}")
+    ids = target.iloc[:, 0].astype(str).tolist()
+    if len(set(ids)) != len(ids):
+        raise InputError(f"{target_path}: sample ids are not unique")
+    y = read_labels(target_path, _check_numeric(target.iloc[:, [1]], target_path, row_offset=1)[:, 0], spec)
+    blocks, var_names, var_views = [], [], []
+    for view, fname in zip(VIEWS, spec.view_files):
+        path = folder / fname
+        values, samples, features = read_matrix_csv(path, header=True)
+        index = {s: i for i, s in enumerate(samples)}
+        absent = [s for s in ids if s not in index]
+        if absent:
+            raise InputError(f"{path}: {len(absent)} samples of {target_path.name} are missing, e.g. {absent[0]}")
+        blocks.append(values[[index[s] for s in ids]])
+        var_names += [f"{view}:{f}" for f in features]
+        var_views += [view] * len(features)
+    obs = pd.DataFrame({"label": y, "split": "all"}, index=ids)
+    return ad.AnnData(X=np.hstack(blocks).astype(np.float32), obs=obs, var=pd.DataFrame({"view": var_views}, index=var_names))
+
+
+def load_dataset(folder: str | Path, spec: DatasetSpec) -> ad.AnnData:
+    """Read and validate every file of ``spec`` in ``folder`` into one AnnData (see module docstring)."""
+    folder = Path(folder)
+    adata = _load_mogonet(folder, spec) if spec.layout == "mogonet" else _load_keyed(folder, spec)
+    adata.uns["dataset"] = spec.name
+    adata.uns["classes"] = list(spec.classes)
+    adata.var_names_make_unique()
+    return adata
+
+
+def preprocess(adata: ad.AnnData, *, log1p: bool = False, n_top_features: int | None = None) -> ad.AnnData:
+    """Optional scanpy preprocessing, per view (the MOGONET files are already preprocessed: default is none).
+
+    ``log1p`` applies ``scanpy.pp.log1p`` (needs non-negative values); ``n_top_features`` keeps, per view, the
+    most dispersed features by ``scanpy.pp.highly_variable_genes`` computed on the training rows only, so no test
+    sample influences the selection.
+    """
+    adata = adata.copy()
+    if log1p:
+        if float(adata.X.min()) < 0:
+            raise InputError(f"{adata.uns['dataset']}: log1p needs non-negative values, but the data have negatives")
+        sc.pp.log1p(adata)
+    if n_top_features:
+        fit_rows = adata.obs["split"].to_numpy() != "test"
+        keep = np.zeros(adata.n_vars, dtype=bool)
+        for view in VIEWS:
+            cols = np.flatnonzero(adata.var["view"].to_numpy() == view)
+            if len(cols) <= n_top_features:
+                keep[cols] = True
+                continue
+            sub = ad.AnnData(X=np.asarray(adata.X[fit_rows][:, cols], dtype=np.float64))
+            sc.pp.highly_variable_genes(sub, n_top_genes=n_top_features, flavor="cell_ranger")
+            keep[cols[sub.var["highly_variable"].to_numpy()]] = True
+        adata = adata[:, keep].copy()
+    return adata
+
+
+def view_slices(adata: ad.AnnData) -> list[np.ndarray]:
+    """Column indices of each view, in VIEWS order."""
+    views = adata.var["view"].to_numpy()
+    return [np.flatnonzero(views == v) for v in VIEWS]

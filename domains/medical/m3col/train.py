@@ -1,0 +1,306 @@
+"""Train one method (M3CoL, or the MOGONET-style baseline) on one data set with one seed, then predict its test
+split.
+
+Stage of the medical pipeline; run from Snakemake or on its own::
+
+    python -m domains.medical.m3col.train --data results/medical/ROSMAP/data.h5ad --method m3col --seed 0 \
+        --out results/medical/ROSMAP/m3col/seed0 [--config config/config.yaml] [--hparams '{"train": {"epochs": 50}}']
+
+Model selection never looks at the test split: a stratified, seeded validation split is carved from the training
+rows; ``train.selection`` is ``last`` (the last epoch, the default) or ``best_val`` (the epoch with the best
+validation accuracy). Data sets without a fixed split get a seeded stratified train/test split first.
+Outputs in ``--out``: ``predictions.tsv`` (test probabilities), ``run.json`` (test metrics, selected epoch, device,
+timings), ``history.csv`` (per-epoch losses and validation metrics) and ``checkpoints/``.
+
+Training runs through :func:`ssl_core.training.fit`: a rerun of an interrupted job (SIGTERM, SIGKILL) resumes
+from ``checkpoints/last.ckpt`` and ends with the metrics of an uninterrupted run; a finished run, or one whose
+settings, seed, data or compute settings changed, trains from scratch. ``--compute`` chooses the device(s):
+M3CoL trains with DDP over ``devices > 1`` (each epoch's batch split over the devices); the MOGONET-style
+baseline trains its whole patient graph as one batch and refuses ``devices > 1``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.utilities import rank_zero_only
+from sklearn.model_selection import train_test_split
+from torch.utils.data import DataLoader, TensorDataset
+
+from domains.medical.data.readers import view_slices
+from domains.medical.settings import METHODS, STAGE_PARTS
+from domains.medical.m3col.metrics import classification_metrics
+from domains.medical.m3col.model import M3CoL, M3CoLConfig
+from domains.medical.m3col.mogonet import MOGONET, MOGONETConfig, patient_graph
+from ssl_core.atomic import atomic_path, remove_on_failure, write_json
+from ssl_core.config import resolve_section, select_parts
+from ssl_core.errors import InputError, report_input_errors
+from ssl_core.training import Compute, add_training_arguments, fingerprint, fit, resolve_compute, start_run
+
+__all__ = ["METHODS", "M3CoLModule", "MOGONETModule", "split_indices", "train_one", "main"]
+
+
+def _log_lr(module: pl.LightningModule) -> None:
+    """Log the learning rate this epoch trains with (``lr`` in history.csv; the curves figure plots it)."""
+    opt = module.optimizers()
+    module.log("lr", float(opt.param_groups[0]["lr"]), on_step=False, on_epoch=True, batch_size=1, sync_dist=True)
+
+
+class M3CoLModule(pl.LightningModule):
+    """Lightning wrapper: the M3Co phase for the first ``mixup_fraction`` of epochs, soft CLIP after."""
+
+    def __init__(self, model: dict[str, Any], lr: float, weight_decay: float, epochs: int, mixup_fraction: float,
+                 lr_step: int, lr_gamma: float) -> None:
+        super().__init__()
+        # Plain types only, so checkpoints load with torch.load(weights_only=True).
+        self.save_hyperparameters()
+        self.model = M3CoL(M3CoLConfig(**{**model, "input_dims": tuple(model["input_dims"])}))
+
+    def forward(self, views: list[torch.Tensor]) -> torch.Tensor:
+        return self.model(views)
+
+    def training_step(self, batch: list[torch.Tensor], batch_idx: int) -> torch.Tensor:
+        *views, y = batch
+        use_mixup = self.current_epoch < int(self.hparams.mixup_fraction * self.hparams.epochs)
+        out = self.model.loss(views, y, use_mixup)
+        n = y.shape[0]
+        for key in ("total", "fusion_ce", "unimodal_ce", "contrastive"):
+            self.log(f"train_{key}", out[key], on_step=False, on_epoch=True, batch_size=n, sync_dist=True)
+        self.log("train_acc", (out["logits"].argmax(1) == y).float().mean(), on_step=False, on_epoch=True,
+                 batch_size=n, sync_dist=True)
+        _log_lr(self)
+        return out["total"]
+
+    def validation_step(self, batch: list[torch.Tensor], batch_idx: int) -> None:
+        *views, y = batch
+        logits = self.model(views)
+        n = y.shape[0]
+        # sync_dist: under DDP every rank logs the mean over ranks (the best-epoch choice agrees); no-op on one device
+        self.log("val_loss", torch.nn.functional.cross_entropy(logits, y), batch_size=n, prog_bar=True, sync_dist=True)
+        self.log("val_acc", (logits.argmax(1) == y).float().mean(), batch_size=n, prog_bar=True, sync_dist=True)
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        opt = torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=self.hparams.lr_step, gamma=self.hparams.lr_gamma)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
+
+
+class MOGONETModule(pl.LightningModule):
+    """Lightning wrapper of the MOGONET-style baseline: one batch is the whole patient graph plus a row mask."""
+
+    def __init__(self, model: dict[str, Any], lr: float, weight_decay: float) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.model = MOGONET(MOGONETConfig(**{**model, "input_dims": tuple(model["input_dims"]),
+                                              "hidden_dims": tuple(model["hidden_dims"])}))
+        self.adjs: list[torch.Tensor] = []  # set by the caller; derived from the data, not saved in checkpoints
+
+    def forward(self, views: list[torch.Tensor]) -> torch.Tensor:
+        return self.model(views, [a.to(self.device) for a in self.adjs])
+
+    def training_step(self, batch: list[torch.Tensor], batch_idx: int) -> torch.Tensor:
+        *views, y, mask = batch
+        out = self.model.loss(views, [a.to(self.device) for a in self.adjs], y, mask)
+        n = int(mask.sum())
+        for key in ("total", "fusion_ce", "unimodal_ce"):
+            self.log(f"train_{key}", out[key], on_step=False, on_epoch=True, batch_size=n)
+        self.log("train_acc", (out["logits"][mask].argmax(1) == y[mask]).float().mean(), on_step=False,
+                 on_epoch=True, batch_size=n)
+        _log_lr(self)
+        return out["total"]
+
+    def validation_step(self, batch: list[torch.Tensor], batch_idx: int) -> None:
+        *views, y, mask = batch
+        logits = self(views)[mask]
+        n = int(mask.sum())
+        self.log("val_loss", torch.nn.functional.cross_entropy(logits, y[mask]), batch_size=n, prog_bar=True)
+        self.log("val_acc", (logits.argmax(1) == y[mask]).float().mean(), batch_size=n, prog_bar=True)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+
+
+def split_indices(adata: ad.AnnData, seed: int, val_fraction: float, test_fraction: float) -> dict[str, np.ndarray]:
+    """Row indices of the fit, validation and test sets (stratified, seeded; the fixed test split when present)."""
+    y = adata.obs["label"].to_numpy()
+    split = adata.obs["split"].to_numpy()
+    idx = np.arange(adata.n_obs)
+    if (split == "all").all():
+        train, test = train_test_split(idx, test_size=test_fraction, stratify=y, random_state=seed)
+    else:
+        train, test = idx[split == "train"], idx[split == "test"]
+    if val_fraction > 0:
+        fit, val = train_test_split(train, test_size=val_fraction, stratify=y[train], random_state=seed)
+    else:
+        fit, val = train, train[:0]
+    return {"fit": np.sort(fit), "val": np.sort(val), "test": np.sort(test)}
+
+
+def _scale(x: np.ndarray, fit_rows: np.ndarray, how: str) -> np.ndarray:
+    """Scale features with statistics of the fitting rows only (no test information leaks in)."""
+    if how == "none":
+        return x
+    ref = x[fit_rows]
+    if how == "minmax":
+        lo = ref.min(axis=0, keepdims=True)
+        span = ref.max(axis=0, keepdims=True) - lo
+        return (x - lo) / np.where(span > 0, span, 1.0)
+    mean, std = ref.mean(axis=0, keepdims=True), ref.std(axis=0, keepdims=True)
+    return (x - mean) / np.where(std > 0, std, 1.0)
+
+
+def _tensors(x: np.ndarray, y: np.ndarray, rows: np.ndarray, slices: list[np.ndarray]) -> list[torch.Tensor]:
+    return [torch.as_tensor(x[np.ix_(rows, s)], dtype=torch.float32) for s in slices] + [torch.as_tensor(y[rows])]
+
+
+@dataclasses.dataclass
+class _Setup:
+    """What the generic training loop needs from a method."""
+
+    module: pl.LightningModule
+    fit_loader: DataLoader
+    val_loader: DataLoader | None
+    test_inputs: list[torch.Tensor]
+    test_rows: slice | np.ndarray  # rows of the module's output that are the test samples
+    epochs: int
+
+
+def _setup_m3col(hp, x, y, parts, slices, n_classes) -> _Setup:
+    tr, m3 = hp["train"], hp["m3co"]
+    fit_t = _tensors(x, y, parts["fit"], slices)
+    batch_size = tr["batch_size"] or len(parts["fit"])
+    fit_loader = DataLoader(TensorDataset(*fit_t), batch_size=batch_size, shuffle=True, drop_last=False)
+    val_loader = None
+    if len(parts["val"]):
+        val_loader = DataLoader(TensorDataset(*_tensors(x, y, parts["val"], slices)), batch_size=len(parts["val"]))
+    cfg = M3CoLConfig(
+        input_dims=tuple(len(s) for s in slices), n_classes=n_classes, embed_dim=hp["model"]["embed_dim"],
+        head_dim=hp["model"]["head_dim"], dropout=hp["model"]["dropout"], alpha=m3["alpha"], prob=m3["prob"],
+        temperature=m3["temperature"], soft_clip_temperature=m3["soft_clip_temperature"],
+        contrastive_weight=m3["weight"], unimodal_weight=m3["unimodal_weight"], mix_at=m3["mix_at"],
+    )
+    module = M3CoLModule(dataclasses.asdict(cfg), lr=tr["lr"], weight_decay=tr["weight_decay"], epochs=tr["epochs"],
+                         mixup_fraction=m3["mixup_fraction"], lr_step=tr["lr_step"], lr_gamma=tr["lr_gamma"])
+    test_inputs = _tensors(x, y, parts["test"], slices)[:-1]
+    return _Setup(module, fit_loader, val_loader, test_inputs, slice(None), tr["epochs"])
+
+
+def _setup_mogonet(hp, x, y, parts, slices, n_classes) -> _Setup:
+    mg = hp["mogonet"]
+    rows = np.arange(len(y))
+    views = _tensors(x, y, rows, slices)[:-1]
+    y_t = torch.as_tensor(y)
+
+    def masked(idx: np.ndarray) -> DataLoader:
+        mask = torch.zeros(len(y), dtype=torch.bool)
+        mask[idx] = True
+        return DataLoader(TensorDataset(*[v.unsqueeze(0) for v in views], y_t.unsqueeze(0), mask.unsqueeze(0)),
+                          batch_size=None)
+
+    cfg = MOGONETConfig(input_dims=tuple(len(s) for s in slices), n_classes=n_classes,
+                        hidden_dims=tuple(mg["hidden_dims"]), vcdn_hidden=mg["vcdn_hidden"], dropout=mg["dropout"])
+    module = MOGONETModule(dataclasses.asdict(cfg), lr=mg["lr"], weight_decay=mg["weight_decay"])
+    module.adjs = [patient_graph(x[:, s], mg["k_neighbors"]) for s in slices]
+    val_loader = masked(parts["val"]) if len(parts["val"]) else None
+    return _Setup(module, masked(parts["fit"]), val_loader, views, parts["test"], mg["epochs"])
+
+
+def train_one(adata: ad.AnnData, hp: dict[str, Any], seed: int, out: Path, threads: int | None = None,
+              progress: bool = True, method: str = "m3col", compute: Compute | None = None,
+              inputs: dict[str, Path] | None = None) -> dict[str, Any]:
+    """Train, select, predict; write the outputs listed in the module docstring and return ``run.json``.
+    ``inputs``: name -> file whose checksum a checkpoint must match to be resumed (the stage passes ``--data``)."""
+    if method not in METHODS:
+        raise InputError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
+    compute = compute or Compute()
+    if method == "mogonet" and compute.devices > 1:
+        raise InputError(f"config: compute.devices: {compute.devices} devices asked for, but the MOGONET baseline "
+                         "trains its whole patient graph as one batch on one device (M3CoL trains with DDP)")
+    start_run(seed, threads)
+    tr = hp["train"]
+    n_classes = len(adata.uns["classes"])
+    parts = split_indices(adata, seed, hp["val_fraction"], hp["test_fraction"])
+    if tr["selection"] == "best_val" and len(parts["val"]) == 0:
+        raise InputError("config: medical.train.selection: best_val needs val_fraction > 0")
+    slices = view_slices(adata)
+    x = _scale(np.asarray(adata.X, dtype=np.float64), parts["fit"], tr["scaling"])
+    y = adata.obs["label"].to_numpy().astype(np.int64)
+    setup = (_setup_m3col if method == "m3col" else _setup_mogonet)(hp, x, y, parts, slices, n_classes)
+    module = setup.module
+
+    out.mkdir(parents=True, exist_ok=True)
+    result = fit(
+        module, setup.fit_loader, setup.val_loader, ckpt_dir=out / "checkpoints",
+        fp=fingerprint({"method": method, **select_parts(hp, STAGE_PARTS[f"train_{method}"])}, seed, inputs=inputs,
+                       compute=compute),
+        max_epochs=setup.epochs, compute=compute, progress=progress, checkpoint_every=tr["checkpoint_every"],
+        val_every=tr["val_every"], monitor=("val_acc", "max") if tr["selection"] == "best_val" else None,
+        ddp=method == "m3col", deterministic=True, refresh_rate=max(1, setup.epochs // 20),
+    )
+
+    selected_epoch = result.trainer.current_epoch - 1
+    if tr["selection"] == "best_val":
+        module.load_state_dict(result.best_state)
+        selected_epoch = result.best_epoch
+    module.eval()
+    with torch.no_grad():
+        prob = torch.softmax(module([t.to(module.device) for t in setup.test_inputs]), dim=1).cpu().numpy()
+    prob = prob[setup.test_rows]
+    y_test = y[parts["test"]]
+    metrics = classification_metrics(y_test, prob)
+
+    pred = pd.DataFrame(prob, columns=[f"prob_{c}" for c in range(n_classes)], index=adata.obs_names[parts["test"]])
+    pred.insert(0, "label", y_test)
+    with atomic_path(out / "predictions.tsv") as tmp:
+        pred.to_csv(tmp, sep="\t", index_label="sample")
+    with atomic_path(out / "history.csv") as tmp:
+        result.history.to_csv(tmp)
+    run = {
+        "dataset": adata.uns["dataset"], "method": method, "seed": seed, "metrics": metrics,
+        "selection": tr["selection"], "selected_epoch": selected_epoch, "epochs": setup.epochs,
+        "n_fit": len(parts["fit"]), "n_val": len(parts["val"]), "n_test": len(parts["test"]),
+        **result.as_json(),
+    }
+    write_json(out / "run.json", run)
+    return run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m domains.medical.m3col.train", description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", required=True, type=Path, help="data.h5ad written by the prepare stage")
+    p.add_argument("--method", choices=METHODS, default="m3col", help="M3CoL or the MOGONET-style baseline")
+    p.add_argument("--seed", required=True, type=int)
+    p.add_argument("--out", required=True, type=Path, help="output directory for this seed")
+    add_training_arguments(p)
+    return p
+
+
+@report_input_errors
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    if not args.data.is_file():
+        raise InputError(f"{args.data}: file not found (run the prepare stage first)")
+    adata = ad.read_h5ad(args.data)
+    hp = resolve_section(("medical",), args.config, args.hparams, adata.uns["dataset"],
+                         parts=STAGE_PARTS[f"train_{args.method}"])
+    compute = resolve_compute(args.config, args.compute)
+    # A failed or interrupted run leaves its checkpoints (a rerun resumes) but nothing that looks like a finished
+    # result. Under DDP only rank 0 writes (and so removes) the outputs; the other ranks exit after training.
+    outputs = ("predictions.tsv", "run.json", "history.csv") if rank_zero_only.rank == 0 else ()
+    with remove_on_failure(args.out, outputs):
+        run = train_one(adata, hp, args.seed, args.out, args.threads, progress=not args.no_progress,
+                        method=args.method, compute=compute, inputs={"data": args.data})
+    print(json.dumps(run["metrics"]))
+
+
+if __name__ == "__main__":
+    main()

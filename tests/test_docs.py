@@ -1,0 +1,164 @@
+"""The docs: README results blocks equal the generated pages, the pages are what provenance.json records, no
+result number is written by hand, every domain README has the same sections, and the generator's verdicts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from domains.docs import BLOCK, COMPARISONS, fill_readme, headline, main, render_table, verdicts
+from tests.conftest import REPO
+
+PAGES = REPO / "docs" / "results"
+DOMAIN_READMES = sorted(REPO.glob("domains/*/README.md"))
+READMES = [REPO / "README.md", *DOMAIN_READMES]
+SECTIONS = ["Method", "Stages", "Run", "Config", "Results", "Decisions", "Speed"]
+# a measured number: a decimal outside code spans (config values live in backticks or in the Config section)
+DECIMAL = re.compile(r"(?<![\w.`])\d+\.\d+(?![\w.])")
+
+
+def _sections(text: str) -> dict[str, str]:
+    parts = re.split(r"^## (.+)$", text, flags=re.M)
+    return {parts[i].strip(): parts[i + 1] for i in range(1, len(parts) - 1, 2)}
+
+
+def _prose(text: str) -> str:
+    """Text outside results blocks, fenced code and inline code."""
+    text = BLOCK.sub("", text)
+    text = re.sub(r"```.*?```", "", text, flags=re.S)
+    return re.sub(r"`[^`]*`", "", text)
+
+
+def test_every_domain_has_a_readme_with_the_same_sections():
+    domains = sorted(p.name for p in (REPO / "domains").iterdir() if (p / "settings.py").is_file())
+    assert [p.parent.name for p in DOMAIN_READMES] == domains
+    for readme in DOMAIN_READMES:
+        headings = re.findall(r"^## (.+)$", readme.read_text(), flags=re.M)
+        assert headings == SECTIONS, f"{readme.relative_to(REPO)}: sections {headings}"
+
+
+def test_readme_is_a_short_index():
+    assert len((REPO / "README.md").read_text().splitlines()) <= 120
+
+
+@pytest.mark.parametrize("readme", READMES, ids=lambda p: str(p.relative_to(REPO)))
+def test_results_blocks_equal_the_generated_pages(readme):
+    text = readme.read_text()
+    names = [m.group("name") for m in BLOCK.finditer(text)]
+    expected = ["headline"] if readme == REPO / "README.md" else [readme.parent.name]
+    assert names == expected, f"{readme.relative_to(REPO)}: results blocks {names}, expected {expected}"
+    if not (PAGES / "provenance.json").is_file():  # no pages generated yet: the blocks hold nothing by hand either
+        assert all(not m.group("body").strip() for m in BLOCK.finditer(text)), f"{readme.relative_to(REPO)}"
+        return
+    assert fill_readme(readme, PAGES) == text, f"{readme.relative_to(REPO)} differs from docs/results: run make docs"
+
+
+@pytest.mark.parametrize("readme", READMES, ids=lambda p: str(p.relative_to(REPO)))
+def test_no_result_number_outside_the_generated_blocks(readme):
+    sections = _sections(readme.read_text())
+    checked = {k: v for k, v in sections.items() if k in ("Results", "Decisions", "Speed")}
+    if readme == REPO / "README.md":
+        checked = {"(whole file)": readme.read_text()}
+    for name, body in checked.items():
+        hits = DECIMAL.findall(_prose(body))
+        assert not hits, f"{readme.relative_to(REPO)} {name}: hand-written numbers {hits[:5]}"
+
+
+def test_pages_are_those_provenance_records():
+    if not PAGES.exists():
+        return  # nothing generated yet (see test_results_blocks_equal_the_generated_pages)
+    prov = json.loads((PAGES / "provenance.json").read_text())
+    assert re.fullmatch(r"[0-9a-f]{40}", prov["commit"])
+    assert prov["config"]["domains"] == prov["domains"]
+    written = {p.relative_to(PAGES).as_posix() for p in PAGES.rglob("*") if p.is_file()} - {"provenance.json"}
+    assert written == set(prov["files_written"])
+    for name, digest in prov["files_written"].items():
+        assert hashlib.sha256((PAGES / name).read_bytes()).hexdigest() == digest, f"{name} edited by hand"
+    assert set(prov["domains"]) == set(COMPARISONS)
+
+
+def _table(ours: float, base: float, std: float | None = None) -> pd.DataFrame:
+    return pd.DataFrame([
+        {"dataset": "X", "method": "M3CoL (ours)", "accuracy": ours, "accuracy_std": std, "source": "a"},
+        {"dataset": "X", "method": "MOGONET-style (ours)", "accuracy": base, "accuracy_std": std, "source": "b"},
+        {"dataset": "X", "method": "M3CoL (paper)", "accuracy": 0.99, "accuracy_std": None, "source": "paper"},
+    ])
+
+
+def test_verdicts_say_plainly_when_ours_does_not_beat_the_baseline():
+    assert verdicts("medical", _table(0.8, 0.7))[0].endswith(": beats it")
+    assert verdicts("medical", _table(0.6, 0.7))[0].endswith("**does not beat it**")
+    assert "ties" in verdicts("medical", _table(0.72, 0.7, std=0.05))[0]
+    # the paper's row is not a baseline we computed: never compared against
+    assert "paper" not in verdicts("medical", _table(0.8, 0.7))[0]
+    # lower is better for error rates: a lower error beats
+    audio = pd.DataFrame([
+        {"part": "semisup", "dataset": "fsdd", "method": "self-training + mixup (ours)", "metric": "error_rate",
+         "value": 0.05, "std": 0.001},
+        {"part": "semisup", "dataset": "fsdd", "method": "supervised, 10 % labels (ours)", "metric": "error_rate",
+         "value": 0.08, "std": 0.001}])
+    assert verdicts("audio", audio)[0].endswith(": beats it")
+
+
+def test_table_shows_mean_and_std_and_headline_takes_each_domains_first_comparison():
+    md = render_table(_table(0.8, 0.7, std=0.05))
+    assert "| 0.800 ± 0.050 |" in md and "accuracy_std" not in md
+    lines = headline({"medical": _table(0.8, 0.7)}).splitlines()
+    assert len(lines) == 3 and lines[2].startswith("| medical | X | accuracy | M3CoL (ours) 0.800 |")
+
+
+def test_command_writes_pages_provenance_and_fills_blocks(tmp_path):
+    results = tmp_path / "results" / "medical"
+    results.mkdir(parents=True)
+    _table(0.8, 0.7).to_csv(results / "table.tsv", sep="\t", index=False)
+    fig = results / "figure.png"
+    fig.write_bytes(b"\x89PNG fake")
+    readme = tmp_path / "domains" / "medical" / "README.md"
+    readme.parent.mkdir(parents=True)
+    readme.write_text("# m\n\n## Results\n<!-- results:medical -->\nold 0.1\n<!-- /results -->\ntext\n")
+    out = tmp_path / "docs" / "results"
+    main(["--results", str(tmp_path / "results"), "--domains", "medical", "--figures",
+          json.dumps({"medical": [str(fig)]}), "--config", json.dumps({"domains": ["medical"]}), "--out", str(out),
+          "--readmes", str(readme)])
+    text = readme.read_text()
+    assert "old 0.1" not in text and ": beats it" in text and text.endswith("<!-- /results -->\ntext\n")
+    assert "![figure](../../docs/results/medical/figure.png)" in text
+    prov = json.loads((out / "provenance.json").read_text())
+    assert set(prov["files_written"]) == {"medical.md", "medical/figure.png", "headline.md"}
+    assert prov["results_read"][str(results / "table.tsv")] == hashlib.sha256(
+        (results / "table.tsv").read_bytes()).hexdigest()
+    assert fill_readme(readme, out) == text  # filling again changes nothing
+
+
+def test_every_domain_has_the_same_layout():
+    """data/ plus one folder per pipeline, settings.py, and a rule file with its helpers beside it."""
+    for d in sorted(p for p in (REPO / "domains").iterdir() if (p / "settings.py").is_file()):
+        parts = sorted(p.name for p in d.iterdir() if (p / "__init__.py").is_file())
+        assert "data" in parts and len(parts) >= 2, f"{d.name}: packages {parts}"
+        flat = sorted(p.name for p in d.glob("*.py") if p.name not in ("__init__.py", "settings.py", "table.py"))
+        assert not flat, f"{d.name}: modules outside a pipeline part: {flat}"
+        assert (REPO / "workflows" / f"{d.name}.smk").is_file()
+        assert (REPO / "workflows" / f"{d.name}_common.smk").is_file()
+
+
+def test_no_paths_of_a_developer_machine_in_tracked_files():
+    import subprocess
+    files = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
+    roots = ["work/", "home/[a-z]", "Users/[A-Za-z]", "root/"]  # written without their slash: this file is tracked
+    machine = re.compile(r"(?<![\w.])/(" + "|".join(roots) + ")")
+    hits = []
+    for name in files:
+        path = REPO / name
+        if path.suffix in (".png", ".gz", ".npz", ".pt") or not path.is_file():
+            continue
+        try:
+            text = path.read_text()
+        except UnicodeDecodeError:
+            continue
+        hits += [f"{name}: {m.group(0)}" for m in machine.finditer(text)]
+    assert not hits, hits[:5]
