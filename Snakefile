@@ -19,6 +19,7 @@ include: "workflows/medical.smk"
 include: "workflows/genomics.smk"
 include: "workflows/code.smk"
 include: "workflows/audio.smk"
+include: "workflows/metric.smk"
 include: "workflows/docs.smk"
 
 

@@ -55,6 +55,14 @@ STAGES: dict[str, dict[str, str]] = {
         "clap-evaluate": "domains.audio.clap.zeroshot",
         "clap-report": "domains.audio.clap.report",
     },
+    "metric": {
+        "data": "domains.metric.data.build",
+        "train": "domains.metric.metrix.train",
+        "evaluate": "domains.metric.metrix.evaluate",
+        "table": "domains.metric.metrix.table",
+        "figures": "domains.metric.metrix.figures",
+        "tune": "domains.metric.metrix.tune",
+    },
 }
 
 

@@ -79,7 +79,7 @@ def test_pages_are_those_provenance_records():
     assert written == set(prov["files_written"])
     for name, digest in prov["files_written"].items():
         assert hashlib.sha256((PAGES / name).read_bytes()).hexdigest() == digest, f"{name} edited by hand"
-    assert set(prov["domains"]) == set(COMPARISONS)
+    assert set(prov["domains"]) <= set(COMPARISONS)
 
 
 def _table(ours: float, base: float, std: float | None = None) -> pd.DataFrame:
