@@ -82,7 +82,7 @@ def main() -> None:
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     started = None
     if not cluster_up(env):
-        started = Path(tempfile.mkdtemp(prefix="ssl-slurm-", dir="/tmp"))
+        started = Path(tempfile.mkdtemp(prefix="ssl-slurm-"))
         proc = subprocess.run(["bash", str(REPO / "tests/slurm/start.sh"), str(started)], capture_output=True,
                               text=True)
         if proc.returncode != 0:

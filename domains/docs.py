@@ -157,7 +157,7 @@ def _comparisons(domain: str, table: pd.DataFrame) -> list[tuple[Comparison, str
             ours = stat(comp.ours)
             if ours is None:
                 continue
-            present = [(b, stat(b)) for b in comp.baselines if stat(b) is not None]
+            present = [(b, s) for b, s in ((b, stat(b)) for b in comp.baselines) if s is not None]
             if not present:
                 out.append((comp, g, {"ours": ours, "baseline": None, "verdict": "no baseline row in the table"}))
                 continue
@@ -235,6 +235,7 @@ def fill_readme(readme: Path, pages: Path) -> str:
 
 
 def _sha256(path: Path) -> str:
+    # not ssl_core.training.file_checksum: that module loads torch, which the report env has not
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
@@ -267,8 +268,7 @@ def write_docs(results: Path, domains: list[str], figures: dict[str, list[str]],
             if not src.is_file():
                 raise InputError(f"{src}: figure missing")
             shutil.copyfile(src, out / domain / src.name)
-            read[str(src)] = _sha256(src)
-            written[f"{domain}/{src.name}"] = _sha256(out / domain / src.name)
+            read[str(src)] = written[f"{domain}/{src.name}"] = _sha256(src)
         with atomic_path(out / f"{domain}.md") as tmp:
             tmp.write_text(domain_page(domain, tables[domain], figs))
         written[f"{domain}.md"] = _sha256(out / f"{domain}.md")

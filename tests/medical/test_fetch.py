@@ -75,9 +75,9 @@ def test_brca_partial_mirror_reports_missing_files(mirror, tmp_path):
     assert sorted(m["file"] for m in status["missing"]) == ["1_te.csv", "1_tr.csv", "2_te.csv", "2_tr.csv", "3_tr.csv"]
 
 
-def test_unknown_dataset():
+def test_unknown_dataset(tmp_path):
     with pytest.raises(InputError, match="unknown data set 'NOPE'"):
-        fetch_dataset(SOURCES, "NOPE", "/tmp/x", mirror=None, domain="medical")
+        fetch_dataset(SOURCES, "NOPE", tmp_path / "x", mirror=None, domain="medical")
 
 
 def test_fetch_cli_writes_status(mirror, tmp_path):

@@ -29,7 +29,7 @@ def slurm_cluster():
 
     Skipped (with start.sh's reason) only where SLURM cannot be installed; any other start failure fails."""
     # Not under pytest's tmp dir: that is private to root (0700) and munged runs as the user munge.
-    state = Path(tempfile.mkdtemp(prefix="ssl-slurm-", dir="/tmp"))
+    state = Path(tempfile.mkdtemp(prefix="ssl-slurm-"))
     deadline = time.monotonic() + 600
     while True:
         try:

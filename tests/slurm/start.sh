@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Start a throw-away single-node SLURM cluster on this machine (root, Debian/Ubuntu, no systemd needed), with two
 # fake GPUs (gres "gpu:fake:2", files that are symlinks to /dev/null), for tests and benchmarks:
-#   tests/slurm/start.sh [STATE_DIR]      # default $SSL_SLURM_DIR or /tmp/ssl-slurm
+#   tests/slurm/start.sh [STATE_DIR]      # default $SSL_SLURM_DIR or ssl-slurm in the temp dir
 #   source STATE_DIR/env.sh               # exports SLURM_CONF so sinfo, sbatch, squeue, snakemake find the cluster
 #   tests/slurm/stop.sh [STATE_DIR]
 # Installs slurmctld, slurmd, slurm-client and munge with apt-get when missing. Everything it writes (config, munge
@@ -11,7 +11,7 @@
 # real failure (see the logs under STATE_DIR).
 set -euo pipefail
 
-STATE="${1:-${SSL_SLURM_DIR:-/tmp/ssl-slurm}}"
+STATE="${1:-${SSL_SLURM_DIR:-$(dirname "$(mktemp -u)")/ssl-slurm}}"  # mktemp -u: the temp dir ($TMPDIR)
 NODE=localhost
 PARTITION="${SSL_SLURM_PARTITION:-main}"
 
@@ -23,12 +23,13 @@ if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! comm
     || ! command -v munged >/dev/null; then
   command -v apt-get >/dev/null || cannot "SLURM is not installed and there is no apt-get"
   echo "start.sh: installing slurmctld slurmd slurm-client munge with apt-get" >&2
+  APT_LOG="$(mktemp --suffix=.ssl-slurm-apt.log)"
   if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        slurmctld slurmd slurm-client munge; } >"/tmp/ssl-slurm-apt.$$.log" 2>&1; then
-    tail -5 "/tmp/ssl-slurm-apt.$$.log" >&2
-    cannot "apt-get install slurmctld slurmd slurm-client munge failed (log: /tmp/ssl-slurm-apt.$$.log)"
+        slurmctld slurmd slurm-client munge; } >"$APT_LOG" 2>&1; then
+    tail -5 "$APT_LOG" >&2
+    cannot "apt-get install slurmctld slurmd slurm-client munge failed (log: $APT_LOG)"
   fi
-  rm -f "/tmp/ssl-slurm-apt.$$.log"
+  rm -f "$APT_LOG"
 fi
 id munge >/dev/null 2>&1 || cannot "the munge package did not create the user munge"
 

@@ -2,10 +2,10 @@
 # Stop the cluster tests/slurm/start.sh started: exactly the daemons whose pid files it left under STATE_DIR
 # (slurmd, slurmctld, munged, in that order), by pid; then the /etc/slurm/slurm.conf symlink to STATE_DIR and
 # STATE_DIR itself (kept when SSL_SLURM_KEEP=1).
-#   tests/slurm/stop.sh [STATE_DIR]      # default $SSL_SLURM_DIR or /tmp/ssl-slurm
+#   tests/slurm/stop.sh [STATE_DIR]      # default $SSL_SLURM_DIR or ssl-slurm in the temp dir
 set -uo pipefail
 
-STATE="${1:-${SSL_SLURM_DIR:-/tmp/ssl-slurm}}"
+STATE="${1:-${SSL_SLURM_DIR:-$(dirname "$(mktemp -u)")/ssl-slurm}}"  # mktemp -u: the temp dir ($TMPDIR)
 [ -d "$STATE" ] || { echo "stop.sh: no $STATE, nothing to stop"; exit 0; }
 
 running() {  # a live, non-zombie process
