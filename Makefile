@@ -6,6 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SNAKEMAKE_ARGS ?=
+# The suite runs in one worker per core (at most 4), one test file per worker at a time (pytest-xdist);
+# PYTEST_ARGS='-p no:xdist' runs it in this process.
+PYTEST_ARGS ?= --numprocesses auto --maxprocesses 4 --dist loadfile
 # Rules call `python -m ...`: the venv's python must come first on PATH (conda envs take its place on a cluster).
 export PATH := $(abspath $(BIN)):$(PATH)
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 __all__ = ["InputError", "TrainingInterrupted", "report_input_errors"]
@@ -34,6 +36,8 @@ def report_input_errors(main: F) -> F:
 
     @functools.wraps(main)
     def wrapper(*args, **kwargs):
+        if os.environ.get("SSL_LOG_SOURCE"):  # set by the workflow's rules: the log names the code that ran
+            print(f"source: {Path(sys.argv[0]).resolve()}", file=sys.stderr)  # python -m: the module's file
         try:
             return main(*args, **kwargs)
         except InputError as exc:

@@ -3,6 +3,7 @@ pyproject.toml, so no stage silently gets a different torch than the one tested.
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 
@@ -55,12 +56,17 @@ def test_training_rules_request_a_gpu_and_preprocessing_rules_do_not():
         assert has_gpu == name.endswith(("_train", "_pretrain")), name  # pretraining is training too
 
 
-def _distribution(module: str) -> str:
-    """The pip distribution that provides top-level ``module`` (Bio -> biopython, sklearn -> scikit-learn, ...)."""
+@functools.cache
+def _module_distributions() -> dict[str, list[str]]:
+    """Top-level module -> the installed distributions providing it (read once: it scans every installed package)."""
     from importlib.metadata import packages_distributions
 
-    dists = packages_distributions().get(module, [module])
-    return dists[0].lower()
+    return packages_distributions()
+
+
+def _distribution(module: str) -> str:
+    """The pip distribution that provides top-level ``module`` (Bio -> biopython, sklearn -> scikit-learn, ...)."""
+    return _module_distributions().get(module, [module])[0].lower()
 
 
 def _third_party_imports(module: str) -> set[str]:

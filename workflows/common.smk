@@ -5,13 +5,23 @@ import json
 import os
 import shlex
 
-from ssl_core.config import section_for, validate_config
+from ssl_core.config import DEFAULT_CONFIG, load_config, section_for
 from ssl_core.errors import InputError
 
 try:
-    validate_config(config)
+    # As a module (`module ssl: ... config: config["ssl"]`) this workflow's own configfile statement is skipped:
+    # the shipped defaults go under the config it was given, as the configfile statement puts them in a plain run.
+    config.update(load_config([DEFAULT_CONFIG], overrides=config))  # and validated
 except InputError as exc:
     raise WorkflowError(str(exc)) from None
+
+
+# Jobs run their stage as `python -m domains.<domain>.<part>.<stage>`. This workflow's source tree goes first on
+# the PYTHONPATH they inherit (also inside a SLURM job, which parses this file again), so they import this copy
+# rather than one installed elsewhere (a working directory holding its own `domains/` would still come first, as
+# for any `python -m`). SSL_LOG_SOURCE makes each stage write the file it ran to its log.
+_paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != str(SSL_SOURCE)]
+os.environ.update(PYTHONPATH=os.pathsep.join([str(SSL_SOURCE), *_paths]), SSL_LOG_SOURCE="1")
 
 
 def data_mirror():

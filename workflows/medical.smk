@@ -1,4 +1,4 @@
-# M3CoL and the MOGONET-style baseline on multi-omics data (ROSMAP, BRCA, TCGA-BRCA): fetch -> prepare ->
+# M3CoL and the MOGONET-style baseline on multi-omics data (ROSMAP, BRCA, TCGA-BRCA, yours): fetch (yours: check) -> prepare ->
 # train (per method and seed) -> evaluate -> table, figures. Every rule calls a stage's command line (python -m domains.medical.<stage>); no logic lives here.
 
 
@@ -16,11 +16,12 @@ DOMAIN_FIGURES["medical"] = MEDICAL_FIGURES
 
 
 checkpoint medical_fetch:
+    input:
+        medical_fetch_inputs,
     output:
         status="resources/medical/{dataset}.fetch.json",
     params:
-        mirror=data_mirror(),
-        allow_missing="--allow-missing" if config["medical"]["allow_missing"] else "",
+        source=medical_fetch_source,
     log:
         "logs/medical/{dataset}/fetch.log",
     conda:
@@ -29,8 +30,8 @@ checkpoint medical_fetch:
         mem_mb=1000,
         runtime=30,
     shell:
-        "python -m domains.medical.data.fetch --dataset {wildcards.dataset:q} --out resources/medical/{wildcards.dataset:q}"
-        " --status {output.status:q} --mirror {params.mirror:q} {params.allow_missing} > {log:q} 2>&1"
+        "python -m domains.medical.data.fetch --dataset {wildcards.dataset:q} {params.source} --status {output.status:q}"
+        " > {log:q} 2>&1"
 
 
 rule medical_prepare:
@@ -39,6 +40,7 @@ rule medical_prepare:
     output:
         "results/medical/{dataset}/data.h5ad",
     params:
+        source=medical_prepare_source,
         hparams=hparams("medical", dataset="dataset", parts=MEDICAL_PARTS["prepare"]),
     log:
         "logs/medical/{dataset}/prepare.log",
@@ -48,7 +50,7 @@ rule medical_prepare:
         mem_mb=2000,
         runtime=10,
     shell:
-        "python -m domains.medical.data.prepare --dataset {wildcards.dataset:q} --raw resources/medical/{wildcards.dataset:q}"
+        "python -m domains.medical.data.prepare --dataset {wildcards.dataset:q} {params.source}"
         " --out {output:q} --hparams {params.hparams:q} > {log:q} 2>&1"
 
 

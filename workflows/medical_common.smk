@@ -1,7 +1,46 @@
 # Helpers of the medical rules (workflows/medical.smk), included at its top. No rules live here.
 import json
+import shlex
 
-from domains.medical.settings import STAGE_PARTS as MEDICAL_PARTS
+from domains.medical.data.sheet import read_sheet
+from domains.medical.settings import STAGE_PARTS as MEDICAL_PARTS, check_datasets
+
+try:
+    check_datasets(config["medical"])
+except InputError as exc:
+    raise WorkflowError(str(exc)) from None
+
+
+def medical_sheet(dataset):
+    """The sample sheet of a user's data set (medical.user_datasets), or None for a shipped one."""
+    return config["medical"]["user_datasets"].get(dataset)
+
+
+def medical_fetch_inputs(wildcards):
+    """A user's data set: its sheet and every file it names (an edit reruns the check and all that follows)."""
+    sheet = medical_sheet(wildcards.dataset)
+    if sheet is None:
+        return []
+    try:
+        return [sheet, *(str(f) for f in read_sheet(sheet).files)]
+    except InputError as exc:
+        raise WorkflowError(str(exc)) from None
+
+
+def medical_fetch_source(wildcards):
+    """Where the fetch stage gets a data set: its sheet (yours), or the mirror / public source (shipped)."""
+    sheet = medical_sheet(wildcards.dataset)
+    if sheet is not None:
+        return f"--sheet {shlex.quote(sheet)}"
+    args = f"--out {shlex.quote(f'resources/medical/{wildcards.dataset}')} --mirror {shlex.quote(data_mirror())}"
+    return args + (" --allow-missing" if config["medical"]["allow_missing"] else "")
+
+
+def medical_prepare_source(wildcards):
+    sheet = medical_sheet(wildcards.dataset)
+    if sheet is not None:
+        return f"--sheet {shlex.quote(sheet)}"
+    return f"--raw {shlex.quote(f'resources/medical/{wildcards.dataset}')}"
 
 
 def medical_compute(wildcards):

@@ -8,7 +8,10 @@ these parts (and fingerprints its checkpoints with them).
 
 from __future__ import annotations
 
-__all__ = ["METHODS", "STAGE_PARTS"]
+from domains.medical.data.datasets import DATASETS
+from ssl_core.errors import InputError
+
+__all__ = ["METHODS", "STAGE_PARTS", "check_datasets"]
 
 METHODS = ("m3col", "mogonet")
 
@@ -20,3 +23,11 @@ STAGE_PARTS: dict[str, tuple[str, ...]] = {
     "train_mogonet": (*_SPLIT, "train.scaling", "train.selection", "train.val_every", "train.checkpoint_every",
                       "mogonet"),
 }
+
+
+def check_datasets(section: dict) -> None:
+    """Every name in ``medical.datasets`` is a shipped data set or one of ``medical.user_datasets``."""
+    for name in section["datasets"]:
+        if name not in DATASETS and name not in section["user_datasets"]:
+            raise InputError(f"config: medical.datasets: unknown data set {name!r} (shipped: {', '.join(DATASETS)};"
+                             " name yours under medical.user_datasets)")

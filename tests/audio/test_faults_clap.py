@@ -1,4 +1,4 @@
-"""Interrupted CLAP training (``python -m domains.audio.clap.train``): killed with SIGTERM or SIGKILL after its
+"""Interrupted CLAP training (``python -m domains.audio.clap.train``): killed with SIGTERM after its
 first checkpoint and rerun, it resumes and ends with exactly the model of an uninterrupted run (tiny plain stage
 on real clips, with mixup so that torch's global RNG is part of what a resume must restore)."""
 
@@ -33,7 +33,8 @@ def uninterrupted(esc50_meta, captions, tmp_path_factory) -> Path:
     return out
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+# One signal per domain (the other is sent in another domain's fault test; both reach the same harness code).
+@pytest.mark.parametrize("sig", [signal.SIGTERM], ids=["SIGTERM"])
 def test_killed_training_resumes_to_the_uninterrupted_model(sig, esc50_meta, captions, uninterrupted, tmp_path):
     out = tmp_path / "plain"
     cmd = [sys.executable, "-m", "domains.audio.clap.train", *_args(esc50_meta, captions, out)]

@@ -1,5 +1,5 @@
 """Faults in the semi-supervised audio stages: ``semisup.train`` (also self-training's teacher and student) and
-``semisup.pretrain`` killed with SIGTERM or SIGKILL after a checkpoint resume from it and end with exactly the results
+``semisup.pretrain`` killed with SIGTERM or SIGKILL (one each) after a checkpoint resume from it and end with exactly the results
 of an uninterrupted run."""
 
 from __future__ import annotations
@@ -76,9 +76,9 @@ def reference(features, tmp_path_factory):
     return get
 
 
-@pytest.mark.parametrize("method,sig", [("fixmatch_mixup", signal.SIGTERM), ("fixmatch_mixup", signal.SIGKILL),
-                                        ("selftrain_mixup", signal.SIGKILL)],
-                         ids=["fixmatch_mixup-SIGTERM", "fixmatch_mixup-SIGKILL", "selftrain_mixup-SIGKILL"])
+# One signal per domain (the other is sent in another domain's fault test; both reach the same harness code).
+@pytest.mark.parametrize("method,sig", [("fixmatch_mixup", signal.SIGTERM), ("selftrain_mixup", signal.SIGKILL)],
+                         ids=["fixmatch_mixup-SIGTERM", "selftrain_mixup-SIGKILL"])
 def test_killed_training_resumes_to_the_uninterrupted_result(features, reference, tmp_path, method, sig):
     ref = reference(method)
     out = tmp_path / "run"
@@ -95,7 +95,7 @@ def test_killed_training_resumes_to_the_uninterrupted_result(features, reference
     assert _same_weights(_weights(out / "checkpoints" / "last.ckpt"), _weights(ref / "checkpoints" / "last.ckpt"))
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+@pytest.mark.parametrize("sig", [signal.SIGKILL], ids=["SIGKILL"])
 def test_killed_pretraining_resumes_to_the_uninterrupted_trunk(features, reference, tmp_path, sig):
     ref = reference("pretrain")
     out = tmp_path / "pretrain"

@@ -1,4 +1,4 @@
-"""Faults: a CoCoSoDa training job killed with SIGTERM or SIGKILL resumes from its last checkpoint (model, queues,
+"""Faults: a CoCoSoDa training job killed with SIGKILL resumes from its last checkpoint (model, queues,
 optimiser, RNG states and the augmentation generator) and ends with exactly the weights and history of an
 uninterrupted run."""
 
@@ -41,7 +41,8 @@ def _weights(path: Path) -> dict[str, torch.Tensor]:
     return {f"{tower}.{k}": v for tower in ("query", "code") for k, v in blob[tower].items()}
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+# One signal per domain (the other is sent in another domain's fault test; both reach the same harness code).
+@pytest.mark.parametrize("sig", [signal.SIGKILL], ids=["SIGKILL"])
 def test_killed_training_resumes_and_matches_uninterrupted_run(tiny, reference, tmp_path, sig):
     out = tmp_path / "cocosoda"
     resumed = kill_and_resume(_cmd(tiny, out), out / "checkpoints" / "last.ckpt", sig, out / "run.json")

@@ -1,4 +1,4 @@
-"""An interrupted genomics training job (SIGTERM as at a SLURM time limit, SIGKILL as at an out-of-memory kill),
+"""An interrupted genomics training job (SIGTERM as at a SLURM time limit; SIGKILL is sent in other domains),
 rerun with the same command, resumes from its last epoch checkpoint and ends with the weights and final loss of an
 uninterrupted run."""
 
@@ -38,7 +38,8 @@ def uninterrupted(tiny_tokens, tmp_path_factory):
     return _result(out)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+# One signal per domain (the other is sent in another domain's fault test; both reach the same harness code).
+@pytest.mark.parametrize("sig", [signal.SIGTERM], ids=["sigterm"])
 def test_killed_training_resumes_to_the_uninterrupted_result(sig, tiny_tokens, uninterrupted, tmp_path):
     out = tmp_path / "train"
     resumed = kill_and_resume(_cmd(tiny_tokens, out), out / "checkpoints" / "last.ckpt", sig, out / "run.json")

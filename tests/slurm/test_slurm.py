@@ -69,7 +69,7 @@ def _workdir(path: Path) -> Path:
     return path
 
 
-def _start(workdir: Path, env: dict[str, str], *args: str, limit: int = 240) -> subprocess.Popen:
+def _start(workdir: Path, env: dict[str, str], *args: str, limit: int = 600) -> subprocess.Popen:
     """Start snakemake ARGS on the tiny config, under `timeout -k 30` (a hung status poller ignores SIGTERM)."""
     env = dict(env, PATH=f"{Path(sys.executable).parent}:{env['PATH']}")
     cmd = ["timeout", "-k", "30", str(limit), str(SNAKEMAKE), *args,

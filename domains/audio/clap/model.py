@@ -17,16 +17,19 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from domains.audio.clap.text import TextTower
+from domains.audio.data.features import LogMelConfig
 from ssl_core.errors import InputError
 from ssl_core.losses import info_nce, soft_target_cross_entropy
 
-__all__ = ["AudioEncoder", "ClapModel", "clap_loss", "mixup_clap_loss", "load_audio_checkpoint"]
+__all__ = ["AudioEncoder", "ClapModel", "clap_loss", "mixup_clap_loss", "load_audio_checkpoint", "mel_config",
+           "load_model"]
 
 
 class AudioEncoder(nn.Module):
@@ -122,3 +125,25 @@ def mixup_clap_loss(za_mixed: torch.Tensor, zt: torch.Tensor, labels: torch.Tens
     a2t = soft_target_cross_entropy(logits, targets)
     t2a = soft_target_cross_entropy(logits.T, targets.T / targets.T.sum(1, keepdim=True))
     return 0.5 * (a2t + t2a)
+
+
+def mel_config(features: dict[str, Any]) -> LogMelConfig:
+    """The shared log-mel settings from the ``audio.clap.features`` section."""
+    return LogMelConfig(sample_rate=features["sample_rate"], n_fft=features["n_fft"],
+                        hop_length=features["hop_length"], n_mels=features["n_mels"])
+
+
+def load_model(path: Path) -> tuple[ClapModel, dict[str, Any], str]:
+    """A ``model.pt`` of this stage: the model (eval mode), its config section and its stage name."""
+    if not Path(path).is_file():
+        raise InputError(f"{path}: model file not found (train the previous stage first)")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=False)
+        hp = blob["hparams"]
+        model = ClapModel(hp["features"]["n_mels"], hp["model"], hp["text"], blob["in_dim"], blob["vocab_size"])
+        model.load_state_dict(blob["state_dict"])
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(f"{path}: not a CLAP model file ({exc.__class__.__name__}: {exc})") from None
+    return model.eval(), hp, blob["stage"]

@@ -35,7 +35,8 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset
 
 from domains.audio.clap.clips import class_split, load_clips
-from domains.audio.clap.model import ClapModel, clap_loss, load_audio_checkpoint, mixup_clap_loss
+from domains.audio.clap.model import (ClapModel, clap_loss, load_audio_checkpoint, load_model, mel_config,
+                                      mixup_clap_loss)
 from domains.audio.data.features import LogMelConfig, log_mel
 from domains.audio.settings import CLAP_PARTS
 from domains.audio.clap.temporal import Composer, kinds_for_batch
@@ -47,7 +48,7 @@ from ssl_core.mixup import mix, sample_lambda, sample_permutation
 from ssl_core.training import (Compute, add_training_arguments, fingerprint, fit, resolve_compute, start_run,
                                warmup_cosine)
 
-__all__ = ["STAGES", "EPOCHS", "epoch_steps", "mel_config", "ItemStream", "ClapModule", "save_model", "load_model",
+__all__ = ["STAGES", "EPOCHS", "epoch_steps", "ItemStream", "ClapModule", "save_model",
            "train", "main"]
 
 # Training stages in curriculum order: each starts from the previous one's model.
@@ -61,12 +62,6 @@ def epoch_steps(steps: int, epochs: int = EPOCHS) -> tuple[int, int]:
     epoch, the last epoch takes what is left."""
     per_epoch = max(1, math.ceil(steps / epochs))
     return per_epoch, max(1, math.ceil(steps / per_epoch))
-
-
-def mel_config(features: dict[str, Any]) -> LogMelConfig:
-    """The shared log-mel settings from the ``audio.clap.features`` section."""
-    return LogMelConfig(sample_rate=features["sample_rate"], n_fft=features["n_fft"],
-                        hop_length=features["hop_length"], n_mels=features["n_mels"])
 
 
 class ItemStream(IterableDataset):
@@ -168,22 +163,6 @@ def save_model(model: ClapModel, hp: dict[str, Any], stage: str, table: CaptionT
             "in_dim": int(table.blob["hidden"]), "vocab_size": int(table.blob["vocab_size"])}
     with atomic_path(dest) as tmp:
         torch.save(blob, tmp)
-
-
-def load_model(path: Path) -> tuple[ClapModel, dict[str, Any], str]:
-    """A ``model.pt`` of this stage: the model (eval mode), its config section and its stage name."""
-    if not Path(path).is_file():
-        raise InputError(f"{path}: model file not found (train the previous stage first)")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=False)
-        hp = blob["hparams"]
-        model = ClapModel(hp["features"]["n_mels"], hp["model"], hp["text"], blob["in_dim"], blob["vocab_size"])
-        model.load_state_dict(blob["state_dict"])
-    except InputError:
-        raise
-    except Exception as exc:
-        raise InputError(f"{path}: not a CLAP model file ({exc.__class__.__name__}: {exc})") from None
-    return model.eval(), hp, blob["stage"]
 
 
 def train(stage: str, meta: Path, captions: Path, out: Path, hp: dict[str, Any], init: Path | None = None,

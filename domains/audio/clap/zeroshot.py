@@ -35,8 +35,7 @@ import torch.nn.functional as F
 from sklearn.metrics import confusion_matrix, top_k_accuracy_score
 
 from domains.audio.clap.clips import ClipSet, class_split, load_clips
-from domains.audio.clap.model import ClapModel
-from domains.audio.clap.train import load_model, mel_config
+from domains.audio.clap.model import ClapModel, load_model, mel_config
 from domains.audio.data.features import log_mel
 from domains.audio.settings import CLAP_PARTS
 from domains.audio.clap.temporal import TEMPLATES, concat_pair, loudest_window, normalise_rms, overlay_pair

@@ -19,7 +19,7 @@ import numpy as np
 from ssl_core.atomic import write_json
 from ssl_core.errors import InputError, report_input_errors
 
-from domains.audio.semisup.models import METHODS, PRETRAINED_METHODS, SELF_TRAINING_METHODS, SEMISUP_DATASETS
+from domains.audio.semisup.methods import METHODS, PRETRAINED_METHODS, SELF_TRAINING_METHODS, SEMISUP_DATASETS
 
 # Error rates quoted in issue 6 from the audio semi-supervised comparison paper (WRN-28-2, 10 % of the labels, ESC-10 5-fold).
 PAPER = {"esc10": {"remixmatch": 0.1200, "fixmatch": 0.1333}}

@@ -1,10 +1,15 @@
 """Read and validate the omics files of one data set into a single AnnData.
 
-The AnnData holds all views side by side (``samples x (features of view 1 + view 2 + view 3)``) with
-``var["view"]`` naming each feature's view, ``obs["label"]`` the class index and ``obs["split"]`` the fixed split
-(``train``/``test``) or ``all`` where the data set has none. Every problem with the files (missing, truncated,
-non-numeric, NaN/inf, mismatched sample counts, labels outside the class set) raises one :class:`InputError`
-naming the file and the row or column.
+The AnnData holds all views side by side (``samples x (features of view 1 + ... + view V)``) with
+``var["view"]`` naming each feature's view, ``uns["views"]`` the views in order, ``uns["classes"]`` the class
+names, ``obs["label"]`` the class index and ``obs["split"]`` the fixed split (``train``/``test``) or ``all``
+where the data set has none. Every problem with the files (missing, truncated, non-numeric, NaN/inf, mismatched
+sample counts, labels outside the class set) raises one :class:`InputError` naming the file and the row or column.
+
+A user's data set is a sample sheet (:mod:`domains.medical.data.sheet`) naming one CSV per view (a header row of
+feature names, the sample id in the first column) and a label CSV (columns ``sample``, ``label`` and optionally
+``split``, ``train`` or ``test`` on every row). Class names are the labels found (sorted; numerically when they
+are all numbers).
 """
 
 from __future__ import annotations
@@ -17,9 +22,10 @@ import pandas as pd
 import scanpy as sc
 
 from domains.medical.data.datasets import VIEWS, DatasetSpec
+from domains.medical.data.sheet import read_sheet
 from ssl_core.errors import InputError
 
-__all__ = ["read_matrix_csv", "read_labels", "load_dataset", "preprocess", "view_slices"]
+__all__ = ["read_matrix_csv", "read_labels", "load_dataset", "load_sheet_dataset", "preprocess", "view_slices"]
 
 
 def _read_csv(path: Path, **kwargs) -> pd.DataFrame:
@@ -37,13 +43,13 @@ def _read_csv(path: Path, **kwargs) -> pd.DataFrame:
         raise InputError(f"{path}: file is empty") from None
 
 
-def _check_numeric(frame: pd.DataFrame, path: Path, row_offset: int) -> np.ndarray:
-    """Return ``frame`` as float64; name the first bad cell (1-based line number in the file)."""
+def _check_numeric(frame: pd.DataFrame, path: Path, row_offset: int, col_offset: int = 0) -> np.ndarray:
+    """Return ``frame`` as float64; name the first bad cell (1-based line and column numbers in the file)."""
     numeric = frame.apply(pd.to_numeric, errors="coerce")
     bad_text = numeric.isna() & frame.notna()
     if bool(bad_text.to_numpy().any()):
         r, c = map(int, np.argwhere(bad_text.to_numpy())[0])
-        raise InputError(f"{path}: line {r + 1 + row_offset}, column {c + 1}: {frame.iat[r, c]!r} is not a number")
+        raise InputError(f"{path}: line {r + 1 + row_offset}, column {c + 1 + col_offset}: {frame.iat[r, c]!r} is not a number")
     values = numeric.to_numpy(dtype=np.float64)
     missing = np.isnan(values)
     if missing.any():
@@ -53,10 +59,10 @@ def _check_numeric(frame: pd.DataFrame, path: Path, row_offset: int) -> np.ndarr
             raise InputError(
                 f"{path}: truncated: line {r + 1 + row_offset} has {values.shape[1] - n_missing_last} of {values.shape[1]} values"
             )
-        raise InputError(f"{path}: line {r + 1 + row_offset}, column {c + 1}: missing value (NaN)")
+        raise InputError(f"{path}: line {r + 1 + row_offset}, column {c + 1 + col_offset}: missing value (NaN)")
     if not np.isfinite(values).all():
         r, c = map(int, np.argwhere(~np.isfinite(values))[0])
-        raise InputError(f"{path}: line {r + 1 + row_offset}, column {c + 1}: value {values[r, c]} is not finite")
+        raise InputError(f"{path}: line {r + 1 + row_offset}, column {c + 1 + col_offset}: value {values[r, c]} is not finite")
     return values
 
 
@@ -66,7 +72,7 @@ def read_matrix_csv(path: str | Path, *, header: bool = False) -> tuple[np.ndarr
     path = Path(path)
     if header:
         frame = _read_csv(path, header=0, index_col=0, float_precision="round_trip")
-        values = _check_numeric(frame, path, row_offset=1)
+        values = _check_numeric(frame, path, row_offset=1, col_offset=1)  # the sample id is column 1
         return values, [str(i) for i in frame.index], [str(c) for c in frame.columns]
     frame = _read_csv(path, header=None, float_precision="round_trip")
     return _check_numeric(frame, path, row_offset=0), None, None
@@ -124,6 +130,25 @@ def _load_mogonet(folder: Path, spec: DatasetSpec) -> ad.AnnData:
     return ad.AnnData(X=x, obs=obs, var=pd.DataFrame({"view": var_views}, index=var_names))
 
 
+def _read_views(ids: list[str], labels_path: Path, views: list[tuple[str, Path]]) -> tuple[np.ndarray, list, list]:
+    """The rows ``ids`` of each view file (header, sample id first), side by side; (values, var names, var views)."""
+    blocks, var_names, var_views = [], [], []
+    for view, path in views:
+        values, samples, features = read_matrix_csv(path, header=True)
+        index: dict[str, int] = {}
+        for i, sample in enumerate(samples):
+            if sample in index:
+                raise InputError(f"{path}: line {i + 2}: sample id {sample!r} again (first on line {index[sample] + 2})")
+            index[sample] = i
+        absent = [s for s in ids if s not in index]
+        if absent:
+            raise InputError(f"{path}: {len(absent)} samples of {labels_path.name} are missing, e.g. {absent[0]}")
+        blocks.append(values[[index[s] for s in ids]])
+        var_names += [f"{view}:{f}" for f in features]
+        var_views += [view] * len(features)
+    return np.hstack(blocks).astype(np.float32), var_names, var_views
+
+
 def _load_keyed(folder: Path, spec: DatasetSpec) -> ad.AnnData:
     target_path = folder / spec.target_file
     target = _read_csv(target_path, header=0)
@@ -132,20 +157,69 @@ def _load_keyed(folder: Path, spec: DatasetSpec) -> ad.AnnData:
     ids = target.iloc[:, 0].astype(str).tolist()
     if len(set(ids)) != len(ids):
         raise InputError(f"{target_path}: sample ids are not unique")
-    y = read_labels(target_path, _check_numeric(target.iloc[:, [1]], target_path, row_offset=1)[:, 0], spec)
-    blocks, var_names, var_views = [], [], []
-    for view, fname in zip(VIEWS, spec.view_files):
-        path = folder / fname
-        values, samples, features = read_matrix_csv(path, header=True)
-        index = {s: i for i, s in enumerate(samples)}
-        absent = [s for s in ids if s not in index]
-        if absent:
-            raise InputError(f"{path}: {len(absent)} samples of {target_path.name} are missing, e.g. {absent[0]}")
-        blocks.append(values[[index[s] for s in ids]])
-        var_names += [f"{view}:{f}" for f in features]
-        var_views += [view] * len(features)
+    y = read_labels(target_path, _check_numeric(target.iloc[:, [1]], target_path, row_offset=1, col_offset=1)[:, 0], spec)
+    x, var_names, var_views = _read_views(ids, target_path, [(v, folder / f) for v, f in zip(VIEWS, spec.view_files)])
     obs = pd.DataFrame({"label": y, "split": "all"}, index=ids)
-    return ad.AnnData(X=np.hstack(blocks).astype(np.float32), obs=obs, var=pd.DataFrame({"view": var_views}, index=var_names))
+    return ad.AnnData(X=x, obs=obs, var=pd.DataFrame({"view": var_views}, index=var_names))
+
+
+LABEL_COLUMNS = ("sample", "label", "split")
+
+
+def _read_table(path: Path, sep: str, allowed: tuple[str, ...], required: tuple[str, ...]) -> pd.DataFrame:
+    """A text table read as strings, its header checked against ``allowed``/``required`` columns."""
+    frame = _read_csv(path, sep=sep, dtype=str, keep_default_na=False)
+    unknown = [c for c in frame.columns if c not in allowed]
+    if unknown:
+        raise InputError(f"{path}: line 1: unknown column {unknown[0]!r} (columns: {', '.join(allowed)})")
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise InputError(f"{path}: line 1: no {missing[0]!r} column (columns: {', '.join(allowed)})")
+    return frame
+
+
+def _class_order(names: list[str]) -> list[str]:
+    try:
+        return sorted(names, key=float)
+    except ValueError:
+        return sorted(names)
+
+
+def load_sheet_dataset(sheet: str | Path, name: str) -> ad.AnnData:
+    """Read and check a user's data set from its sample sheet into one AnnData (see the module docstring)."""
+    spec = read_sheet(sheet)
+    path = spec.labels
+    frame = _read_table(path, ",", LABEL_COLUMNS, ("sample", "label"))
+    seen: dict[str, int] = {}
+    for i, (sample, label) in enumerate(zip(frame["sample"], frame["label"]), start=2):
+        if not sample or not label:
+            raise InputError(f"{path}: line {i}: empty {'sample id' if not sample else 'label'}")
+        if sample in seen:
+            raise InputError(f"{path}: line {i}: sample id {sample!r} again (first on line {seen[sample]})")
+        seen[sample] = i
+    counts = frame["label"].value_counts()
+    if (counts < 2).any():
+        lone = counts.index[counts < 2][0]
+        line = int(np.flatnonzero(frame["label"].to_numpy() == lone)[0]) + 2
+        raise InputError(f"{path}: line {line}: label {lone!r} has one sample (each class needs two or more)")
+    classes = _class_order(list(counts.index))
+    if len(classes) < 2:
+        raise InputError(f"{path}: one class only ({classes[0]!r}); classification needs two or more")
+    split = "all"
+    if "split" in frame.columns:
+        bad = ~frame["split"].isin(["train", "test"])
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise InputError(f"{path}: line {i + 2}: split {frame['split'].iat[i]!r} is not 'train' or 'test'")
+        split = frame["split"].to_numpy()
+    ids = frame["sample"].tolist()
+    x, var_names, var_views = _read_views(ids, path, list(spec.views))
+    y = frame["label"].map({c: k for k, c in enumerate(classes)}).to_numpy(dtype=np.int64)
+    adata = ad.AnnData(X=x, obs=pd.DataFrame({"label": y, "split": split}, index=ids),
+                       var=pd.DataFrame({"view": var_views}, index=var_names))
+    adata.uns.update(dataset=name, classes=classes, views=[v for v, _ in spec.views])
+    adata.var_names_make_unique()
+    return adata
 
 
 def load_dataset(folder: str | Path, spec: DatasetSpec) -> ad.AnnData:
@@ -154,6 +228,7 @@ def load_dataset(folder: str | Path, spec: DatasetSpec) -> ad.AnnData:
     adata = _load_mogonet(folder, spec) if spec.layout == "mogonet" else _load_keyed(folder, spec)
     adata.uns["dataset"] = spec.name
     adata.uns["classes"] = list(spec.classes)
+    adata.uns["views"] = list(VIEWS)
     adata.var_names_make_unique()
     return adata
 
@@ -173,12 +248,15 @@ def preprocess(adata: ad.AnnData, *, log1p: bool = False, n_top_features: int | 
     if n_top_features:
         fit_rows = adata.obs["split"].to_numpy() != "test"
         keep = np.zeros(adata.n_vars, dtype=bool)
-        for view in VIEWS:
+        for view in adata.uns["views"]:
             cols = np.flatnonzero(adata.var["view"].to_numpy() == view)
             if len(cols) <= n_top_features:
                 keep[cols] = True
                 continue
             sub = ad.AnnData(X=np.asarray(adata.X[fit_rows][:, cols], dtype=np.float64))
+            if float(sub.X.min()) < 0:  # dispersions (variance / mean) of expression-like data
+                raise InputError(f"{adata.uns['dataset']}: preprocess.n_top_features ranks features by dispersion, which "
+                                 f"needs non-negative values, but view {view!r} has negatives (set it to null)")
             sc.pp.highly_variable_genes(sub, n_top_genes=n_top_features, flavor="cell_ranger")
             keep[cols[sub.var["highly_variable"].to_numpy()]] = True
         adata = adata[:, keep].copy()
@@ -186,6 +264,6 @@ def preprocess(adata: ad.AnnData, *, log1p: bool = False, n_top_features: int | 
 
 
 def view_slices(adata: ad.AnnData) -> list[np.ndarray]:
-    """Column indices of each view, in VIEWS order."""
+    """Column indices of each view, in ``uns["views"]`` order (files written before it existed: VIEWS)."""
     views = adata.var["view"].to_numpy()
-    return [np.flatnonzero(views == v) for v in VIEWS]
+    return [np.flatnonzero(views == v) for v in adata.uns.get("views", VIEWS)]

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
-from domains.medical.data.datasets import METHOD_LABELS, get_spec
-from domains.medical.m3col.metrics import metric_names
+from domains.medical.data.datasets import METHOD_LABELS
+from domains.medical.m3col.metrics import metric_names_of
 from domains.medical.m3col.paper import PAPER
 from ssl_core.errors import report_input_errors
 from ssl_core.plotting import PALETTE, apply_style, save_figure
@@ -48,7 +48,7 @@ def plot_metrics_vs_paper(metrics: list[dict], dest: Path) -> None:
     n = max(1, len(by_ds))
     fig, axes = plt.subplots(1, n, figsize=(4.8 * n, 3.8), squeeze=False)
     for ax, (ds, ours) in zip(axes[0], sorted(by_ds.items())):
-        names = metric_names(get_spec(ds).n_classes)
+        names = metric_names_of(ours[0])
         bars = [(METHOD_LABELS[m["method"]], {k: m[k] for k in names}, m) for m in sorted(ours, key=lambda m: m["method"])]
         bars += [(label, values, None) for label, values in PAPER.get(ds, {}).items()]
         width = 0.8 / len(bars)

@@ -13,6 +13,11 @@ def metric_names(n_classes: int) -> list[str]:
     return ["accuracy", "f1", "auc"] if n_classes == 2 else ["accuracy", "f1_weighted", "f1_macro"]
 
 
+def metric_names_of(result: dict) -> list[str]:
+    """The metric names a metrics record holds (binary data sets have an AUC, the others macro F1)."""
+    return metric_names(2 if "auc" in result else 3)
+
+
 def classification_metrics(y_true: np.ndarray, prob: np.ndarray) -> dict[str, float]:
     """Metrics of ``prob`` (samples x classes) against integer labels ``y_true``."""
     pred = prob.argmax(axis=1)

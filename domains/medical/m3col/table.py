@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from domains.medical.data.datasets import METHOD_LABELS, get_spec
-from domains.medical.m3col.metrics import metric_names
+from domains.medical.data.datasets import METHOD_LABELS
+from domains.medical.m3col.metrics import metric_names_of
 from domains.medical.m3col.paper import PAPER, SOURCE
 from ssl_core.atomic import atomic_path
 from ssl_core.errors import report_input_errors
@@ -27,8 +27,8 @@ def build_table(metrics: list[dict], statuses: list[dict]) -> pd.DataFrame:
         ours.setdefault(m["dataset"], []).append(m)
     for status in statuses:
         ds = status["dataset"]
-        names = metric_names(get_spec(ds).n_classes)
         for m in ours.get(ds, []):
+            names = metric_names_of(m)
             row = {"dataset": ds, "method": METHOD_LABELS[m["method"]],
                    "source": f"this workflow, {len(m['seeds'])} seeds, {m['epochs']} epochs, selection={m['selection']}"}
             for n in names:
