@@ -97,19 +97,15 @@ def test_user_cohort_through_the_workflow_as_a_module_runs_the_copy_and_matches_
 
     # An edited view file of the cohort: its check, preparation and everything after run again.
     rna = tmp_path / "cohort" / "rna.csv"
-    rna.write_text(rna.read_text())
+    frame = pd.read_csv(rna, index_col=0)
+    frame.iloc[0, 0] += 1.0
+    frame.to_csv(rna)
     again = _snakemake(inside, "-n", "--configfile", str(inside / "tiny.yaml"))
     assert again.returncode == 0, again.stderr[-2000:]
     planned = again.stdout + again.stderr
-    assert all(f"{rule} " in planned for rule in ("medical_fetch", "medical_prepare", "medical_train", "medical_table"))
-
-
-def test_a_module_config_typo_fails_with_one_line(tmp_path):
-    user = tmp_path / "project"
-    user.mkdir()
-    (user / "Snakefile").write_text(USER_SNAKEFILE.format(snakefile=REPO / "Snakefile"))
-    (user / "config.yaml").write_text(yaml.safe_dump({"ssl": {"domains": ["medical"], "medicl": {}}}))
-    proc = subprocess.run([str(SNAKEMAKE), "-n", "ssl_all"], capture_output=True, text=True, cwd=user, env=_env(None),
-                          timeout=300)
-    assert proc.returncode != 0
-    assert "config: (top level): unknown key ('medicl' was unexpected)" in proc.stdout + proc.stderr
+    assert all(f"{rule} " in planned for rule in ("medical_fetch", "medical_table")), planned
+    # (the jobs between them hang on the fetch checkpoint in a dry run; asked for directly, they are planned)
+    again = _snakemake(inside, "-n", "results/medical/mycohort/m3col/metrics.json", "--configfile",
+                       str(inside / "tiny.yaml"))
+    planned = again.stdout + again.stderr
+    assert all(f"{rule} " in planned for rule in ("medical_prepare", "medical_train", "medical_evaluate")), planned

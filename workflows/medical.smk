@@ -37,6 +37,7 @@ checkpoint medical_fetch:
 rule medical_prepare:
     input:
         status="resources/medical/{dataset}.fetch.json",
+        user_files=medical_fetch_inputs,  # a user's cohort: an edited file reruns this job (its status is unchanged)
     output:
         "results/medical/{dataset}/data.h5ad",
     params:

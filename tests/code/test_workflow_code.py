@@ -14,6 +14,7 @@ import yaml
 from domains.code.cocosoda.train import train
 from ssl_core.config import resolve_section
 from tests.code.conftest import TINY
+from tests.conftest import REPO
 from tests.faults import restarted_with_reason
 from tests.test_workflow import _snakemake
 
@@ -99,7 +100,9 @@ def test_code_malformed_user_benchmark_fails_with_one_line(tmp_path, mirror, cos
                       "--config", "code={'variants': []}", mirror=mirror, timeout=300)
     assert proc.returncode != 0
     log = (tmp_path / "logs/code/evaluate_mine.log").read_text().strip().splitlines()
-    assert log == [f"error: {cosqa_subset / 'queries.jsonl'}: line 31: 'gold' is a required property"]
+    # the job's log: the stage file that ran (every stage names it), then the one-line error
+    assert log[0] == f"source: {REPO / 'domains/code/cocosoda/evaluate.py'}"
+    assert log[1:] == [f"error: {cosqa_subset / 'queries.jsonl'}: line 31: 'gold' is a required property"]
     assert not (tmp_path / "results/code/mine/metrics.json").exists()
 
 

@@ -115,7 +115,8 @@ def test_genomics_sheet_naming_missing_file_fails_with_one_line(tmp_path, mirror
                       mirror=mirror, timeout=200)
     assert proc.returncode != 0
     log = (tmp_path / "logs/genomics/preprocess.log").read_text().strip().splitlines()
-    assert log == [f"error: {sheet}: line 4: file 'pyani__GCF_000043285.1.fa.gz' not found "
+    assert log[0] == f"source: {REPO / 'domains/genomics/data/preprocess.py'}"  # the stage file that ran
+    assert log[1:] == [f"error: {sheet}: line 4: file 'pyani__GCF_000043285.1.fa.gz' not found "
                    f"({sheet.parent / 'pyani__GCF_000043285.1.fa.gz'})"]
     assert not (tmp_path / "results/genomics/data/fragments.npz").exists()
 
