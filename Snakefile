@@ -20,7 +20,7 @@ configfile: "config/config.yaml"
 wildcard_constraints:
     dataset="[A-Za-z0-9][A-Za-z0-9_.-]*",
     seed="[0-9]+",
-    method="m3col|mogonet",
+    method="m3col|mogonet|logreg",
 
 
 include: "workflows/common.smk"

@@ -72,7 +72,8 @@ def test_user_cohort_through_the_workflow_as_a_module_runs_the_copy_and_matches_
     assert proc.returncode == 0, proc.stderr[-3000:]
     # Outputs under the user's directory, none in the copy: the table has both methods on the cohort.
     table = pd.read_csv(user / "results/medical/table.tsv", sep="\t")
-    assert set(table.method) == {"M3CoL (ours)", "MOGONET-style (ours)"} and set(table.dataset) == {"mycohort"}
+    assert set(table.method) == {"M3CoL (ours)", "MOGONET-style (ours)", "logistic regression (ours)"}
+    assert set(table.dataset) == {"mycohort"}
     assert table.f1_macro.between(0, 1).all()  # three classes: weighted and macro F1, no AUC
     for fig in ("metrics_vs_paper.png", "training_curves.png", "accuracy_per_seed.png", "table_vs_paper.png"):
         assert (user / "results/medical/figures" / fig).read_bytes()[:4] == b"\x89PNG"
@@ -92,7 +93,7 @@ def test_user_cohort_through_the_workflow_as_a_module_runs_the_copy_and_matches_
     ref = _snakemake(inside, "--cores", "2", "--configfile", str(inside / "tiny.yaml"))
     assert ref.returncode == 0, ref.stderr[-3000:]
     ours, theirs = _metrics(user / "results"), _metrics(inside / "results")
-    assert set(ours) == {"medical/mycohort/m3col/metrics.json", "medical/mycohort/mogonet/metrics.json"}
+    assert set(ours) == {f"medical/mycohort/{m}/metrics.json" for m in ("m3col", "mogonet", "logreg")}
     assert ours == theirs
 
     # An edited view file of the cohort: its check, preparation and everything after run again.

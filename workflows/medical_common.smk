@@ -45,8 +45,8 @@ def medical_prepare_source(wildcards):
 
 def medical_compute(wildcards):
     """--compute of a medical train job: the MOGONET baseline trains its whole patient graph as one batch, so it
-    runs on one device whatever compute.devices says (M3CoL uses them all with DDP)."""
-    if wildcards.method == "mogonet":
+    runs on one device whatever compute.devices says (M3CoL uses them all with DDP; logistic regression none)."""
+    if wildcards.method in ("mogonet", "logreg"):
         return json.dumps({**config["compute"], "devices": 1}, sort_keys=True)
     return COMPUTE
 
@@ -90,9 +90,10 @@ def medical_seed_outputs(name):
 
 
 def medical_histories(wildcards):
+    """Per-epoch histories for the training-curve figure (logistic regression has no epochs)."""
     return expand(
         "results/medical/{dataset}/{method}/seed{seed}/history.csv",
         dataset=medical_available(),
-        method=config["medical"]["methods"],
+        method=[m for m in config["medical"]["methods"] if m != "logreg"],
         seed=config["medical"]["seeds"],
     )

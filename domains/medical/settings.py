@@ -13,7 +13,7 @@ from ssl_core.errors import InputError
 
 __all__ = ["METHODS", "STAGE_PARTS", "check_datasets"]
 
-METHODS = ("m3col", "mogonet")
+METHODS = ("m3col", "mogonet", "logreg")
 
 _SPLIT = ("val_fraction", "test_fraction")
 STAGE_PARTS: dict[str, tuple[str, ...]] = {
@@ -22,6 +22,7 @@ STAGE_PARTS: dict[str, tuple[str, ...]] = {
     # the MOGONET-style baseline has its own lr, weight decay and epochs; it reads these of ``train``
     "train_mogonet": (*_SPLIT, "train.scaling", "train.selection", "train.val_every", "train.checkpoint_every",
                       "mogonet"),
+    "train_logreg": (*_SPLIT, "train.scaling", "logreg"),
 }
 
 

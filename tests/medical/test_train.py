@@ -14,7 +14,7 @@ from domains.medical.m3col.evaluate import aggregate
 from domains.medical.m3col.model import M3CoL, M3CoLConfig
 from domains.medical.m3col.mogonet import patient_graph
 from domains.medical.m3col.train import main as train_main
-from domains.medical.m3col.train import split_indices
+from domains.medical.m3col.splits import split_indices
 from tests.medical.conftest import train as _train
 
 SMALL = json.dumps({"model": {"embed_dim": 16, "head_dim": 16}, "train": {"epochs": 4, "val_every": 2}})

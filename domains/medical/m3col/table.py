@@ -29,8 +29,9 @@ def build_table(metrics: list[dict], statuses: list[dict]) -> pd.DataFrame:
         ds = status["dataset"]
         for m in ours.get(ds, []):
             names = metric_names_of(m)
+            trained = f"{m['epochs']} epochs, " if m["epochs"] else ""
             row = {"dataset": ds, "method": METHOD_LABELS[m["method"]],
-                   "source": f"this workflow, {len(m['seeds'])} seeds, {m['epochs']} epochs, selection={m['selection']}"}
+                   "source": f"this workflow, {len(m['seeds'])} seeds, {trained}selection={m['selection']}"}
             for n in names:
                 row[n] = m[n]
                 row[f"{n}_std"] = m["std"][n]

@@ -1,5 +1,5 @@
-"""Train one method (M3CoL, or the MOGONET-style baseline) on one data set with one seed, then predict its test
-split.
+"""Train one method (M3CoL, the MOGONET-style baseline, or logistic regression: :mod:`.logreg`) on one data set
+with one seed, then predict its test split.
 
 Stage of the medical pipeline; run from Snakemake or on its own::
 
@@ -33,20 +33,21 @@ import pandas as pd
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities import rank_zero_only
-from sklearn.model_selection import train_test_split
 from torch.utils.data import DataLoader, TensorDataset
 
 from domains.medical.data.readers import view_slices
 from domains.medical.settings import METHODS, STAGE_PARTS
+from domains.medical.m3col.logreg import fit_logreg
 from domains.medical.m3col.metrics import classification_metrics
 from domains.medical.m3col.model import M3CoL, M3CoLConfig
 from domains.medical.m3col.mogonet import MOGONET, MOGONETConfig, patient_graph
+from domains.medical.m3col.splits import scale, split_indices
 from ssl_core.atomic import atomic_path, remove_on_failure, write_json
 from ssl_core.config import resolve_section, select_parts
 from ssl_core.errors import InputError, report_input_errors
 from ssl_core.training import Compute, add_training_arguments, fingerprint, fit, resolve_compute, start_run
 
-__all__ = ["METHODS", "M3CoLModule", "MOGONETModule", "split_indices", "train_one", "main"]
+__all__ = ["METHODS", "M3CoLModule", "MOGONETModule", "train_one", "main"]
 
 
 def _log_lr(module: pl.LightningModule) -> None:
@@ -129,35 +130,6 @@ class MOGONETModule(pl.LightningModule):
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
 
 
-def split_indices(adata: ad.AnnData, seed: int, val_fraction: float, test_fraction: float) -> dict[str, np.ndarray]:
-    """Row indices of the fit, validation and test sets (stratified, seeded; the fixed test split when present)."""
-    y = adata.obs["label"].to_numpy()
-    split = adata.obs["split"].to_numpy()
-    idx = np.arange(adata.n_obs)
-    if (split == "all").all():
-        train, test = train_test_split(idx, test_size=test_fraction, stratify=y, random_state=seed)
-    else:
-        train, test = idx[split == "train"], idx[split == "test"]
-    if val_fraction > 0:
-        fit, val = train_test_split(train, test_size=val_fraction, stratify=y[train], random_state=seed)
-    else:
-        fit, val = train, train[:0]
-    return {"fit": np.sort(fit), "val": np.sort(val), "test": np.sort(test)}
-
-
-def _scale(x: np.ndarray, fit_rows: np.ndarray, how: str) -> np.ndarray:
-    """Scale features with statistics of the fitting rows only (no test information leaks in)."""
-    if how == "none":
-        return x
-    ref = x[fit_rows]
-    if how == "minmax":
-        lo = ref.min(axis=0, keepdims=True)
-        span = ref.max(axis=0, keepdims=True) - lo
-        return (x - lo) / np.where(span > 0, span, 1.0)
-    mean, std = ref.mean(axis=0, keepdims=True), ref.std(axis=0, keepdims=True)
-    return (x - mean) / np.where(std > 0, std, 1.0)
-
-
 def _tensors(x: np.ndarray, y: np.ndarray, rows: np.ndarray, slices: list[np.ndarray]) -> list[torch.Tensor]:
     return [torch.as_tensor(x[np.ix_(rows, s)], dtype=torch.float32) for s in slices] + [torch.as_tensor(y[rows])]
 
@@ -219,8 +191,8 @@ def train_one(adata: ad.AnnData, hp: dict[str, Any], seed: int, out: Path, threa
               inputs: dict[str, Path] | None = None) -> dict[str, Any]:
     """Train, select, predict; write the outputs listed in the module docstring and return ``run.json``.
     ``inputs``: name -> file whose checksum a checkpoint must match to be resumed (the stage passes ``--data``)."""
-    if method not in METHODS:
-        raise InputError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
+    if method not in ("m3col", "mogonet"):
+        raise InputError(f"unknown method {method!r} for train_one; known: m3col, mogonet (logreg: fit_logreg)")
     compute = compute or Compute()
     if method == "mogonet" and compute.devices > 1:
         raise InputError(f"config: compute.devices: {compute.devices} devices asked for, but the MOGONET baseline "
@@ -232,7 +204,7 @@ def train_one(adata: ad.AnnData, hp: dict[str, Any], seed: int, out: Path, threa
     if tr["selection"] == "best_val" and len(parts["val"]) == 0:
         raise InputError("config: medical.train.selection: best_val needs val_fraction > 0")
     slices = view_slices(adata)
-    x = _scale(np.asarray(adata.X, dtype=np.float64), parts["fit"], tr["scaling"])
+    x = scale(np.asarray(adata.X, dtype=np.float64), parts["fit"], tr["scaling"])
     y = adata.obs["label"].to_numpy().astype(np.int64)
     setup = (_setup_m3col if method == "m3col" else _setup_mogonet)(hp, x, y, parts, slices, n_classes)
     module = setup.module
@@ -277,7 +249,8 @@ def train_one(adata: ad.AnnData, hp: dict[str, Any], seed: int, out: Path, threa
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m domains.medical.m3col.train", description=__doc__.split("\n\n")[0])
     p.add_argument("--data", required=True, type=Path, help="data.h5ad written by the prepare stage")
-    p.add_argument("--method", choices=METHODS, default="m3col", help="M3CoL or the MOGONET-style baseline")
+    p.add_argument("--method", choices=METHODS, default="m3col",
+                   help="M3CoL, the MOGONET-style baseline or logistic regression (no training loop)")
     p.add_argument("--seed", required=True, type=int)
     p.add_argument("--out", required=True, type=Path, help="output directory for this seed")
     add_training_arguments(p)
@@ -292,6 +265,11 @@ def main(argv: list[str] | None = None) -> None:
     adata = ad.read_h5ad(args.data)
     hp = resolve_section(("medical",), args.config, args.hparams, adata.uns["dataset"],
                          parts=STAGE_PARTS[f"train_{args.method}"])
+    if args.method == "logreg":
+        with remove_on_failure(args.out, ("predictions.tsv", "run.json", "history.csv")):
+            run = fit_logreg(adata, hp, args.seed, args.out)
+        print(json.dumps(run["metrics"]))
+        return
     compute = resolve_compute(args.config, args.compute)
     # A failed or interrupted run leaves its checkpoints (a rerun resumes) but nothing that looks like a finished
     # result. Under DDP only rank 0 writes (and so removes) the outputs; the other ranks exit after training.
