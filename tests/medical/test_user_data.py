@@ -87,6 +87,9 @@ def _edit(path: Path, fn) -> None:
      "line 1: unknown column 'batch'"),
     (lambda d: _edit(d / "labels.csv", lambda l: [l[0] + ",split"] + [x + ",validation" for x in l[1:]]), "labels.csv",
      "line 2: split 'validation' is not 'train' or 'test'"),
+    (lambda d: _edit(d / "labels.csv", lambda l: [l[0] + ",split"] + [x + (",test" if x.endswith(",her2") and i > 2
+                                                                             else ",train") for i, x in enumerate(l[1:])]),
+     "labels.csv", "label 'her2' has 1 'train' rows"),
     (lambda d: _edit(d / "sheet.tsv", lambda l: l[:1] + ["view\tx\t../outside.csv"] + l[1:]), "sheet.tsv",
      "line 2: file '../outside.csv' is not inside the sheet's directory"),
     (lambda d: _edit(d / "sheet.tsv", lambda l: l[:1] + ["view\tx\t/etc/passwd"] + l[1:]), "sheet.tsv",

@@ -212,6 +212,11 @@ def load_sheet_dataset(sheet: str | Path, name: str) -> ad.AnnData:
             i = int(np.flatnonzero(bad.to_numpy())[0])
             raise InputError(f"{path}: line {i + 2}: split {frame['split'].iat[i]!r} is not 'train' or 'test'")
         split = frame["split"].to_numpy()
+        train_counts = frame["label"][split == "train"].value_counts()
+        short = [c for c in classes if train_counts.get(c, 0) < 2]
+        if short:  # the validation rows are a stratified draw from the training rows
+            raise InputError(f"{path}: label {short[0]!r} has {train_counts.get(short[0], 0)} 'train' rows "
+                             "(each class needs two or more)")
     ids = frame["sample"].tolist()
     x, var_names, var_views = _read_views(ids, path, list(spec.views))
     y = frame["label"].map({c: k for k, c in enumerate(classes)}).to_numpy(dtype=np.int64)
