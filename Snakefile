@@ -7,9 +7,9 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
-# This workflow's own source tree (this file's directory). The helpers below and every stage (through STAGE in
-# workflows/common.smk) import from it: also when it is used as a module from another directory, and in a job
-# environment where the project is not pip-installed (a per-rule conda env).
+# This workflow's own source tree (this file's directory). The helpers below and every stage (through the jobs'
+# PYTHONPATH, set in workflows/common.smk) import from it: also when it is used as a module from another
+# directory, and in a job environment where the project is not pip-installed (a per-rule conda env).
 SSL_SOURCE = Path(workflow.current_basedir).resolve()
 sys.path.insert(0, str(SSL_SOURCE))
 

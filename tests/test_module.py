@@ -110,3 +110,14 @@ def test_user_cohort_through_the_workflow_as_a_module_runs_the_copy_and_matches_
                        str(inside / "tiny.yaml"))
     planned = again.stdout + again.stderr
     assert all(f"{rule} " in planned for rule in ("medical_prepare", "medical_train", "medical_evaluate")), planned
+
+
+def test_a_module_config_typo_fails_with_one_line(tmp_path):
+    user = tmp_path / "project"
+    user.mkdir()
+    (user / "Snakefile").write_text(USER_SNAKEFILE.format(snakefile=REPO / "Snakefile"))
+    (user / "config.yaml").write_text(yaml.safe_dump({"ssl": {"domains": ["medical"], "medicl": {}}}))
+    proc = subprocess.run([str(SNAKEMAKE), "-n", "ssl_all"], capture_output=True, text=True, cwd=user, env=_env(None),
+                          timeout=300)
+    assert proc.returncode != 0
+    assert "config: (top level): unknown key ('medicl' was unexpected)" in proc.stdout + proc.stderr

@@ -21,7 +21,7 @@ checkpoint medical_fetch:
     output:
         status="resources/medical/{dataset}.fetch.json",
     params:
-        source=medical_fetch_source,
+        source=medical_source("fetch"),
     log:
         "logs/medical/{dataset}/fetch.log",
     conda:
@@ -41,7 +41,7 @@ rule medical_prepare:
     output:
         "results/medical/{dataset}/data.h5ad",
     params:
-        source=medical_prepare_source,
+        source=medical_source("prepare"),
         hparams=hparams("medical", dataset="dataset", parts=MEDICAL_PARTS["prepare"]),
     log:
         "logs/medical/{dataset}/prepare.log",

@@ -27,20 +27,21 @@ def medical_fetch_inputs(wildcards):
         raise WorkflowError(str(exc)) from None
 
 
-def medical_fetch_source(wildcards):
-    """Where the fetch stage gets a data set: its sheet (yours), or the mirror / public source (shipped)."""
-    sheet = medical_sheet(wildcards.dataset)
-    if sheet is not None:
-        return f"--sheet {shlex.quote(sheet)}"
-    args = f"--out {shlex.quote(f'resources/medical/{wildcards.dataset}')} --mirror {shlex.quote(data_mirror())}"
-    return args + (" --allow-missing" if config["medical"]["allow_missing"] else "")
+def medical_source(stage):
+    """The options naming a data set's files for the fetch or prepare stage: its sheet (yours), or its directory
+    under resources/ (shipped; fetch also gets the mirror and allow_missing)."""
 
+    def options(wildcards):
+        sheet = medical_sheet(wildcards.dataset)
+        if sheet is not None:
+            return f"--sheet {shlex.quote(sheet)}"
+        folder = shlex.quote(f"resources/medical/{wildcards.dataset}")
+        if stage == "prepare":
+            return f"--raw {folder}"
+        allow = " --allow-missing" if config["medical"]["allow_missing"] else ""
+        return f"--out {folder} --mirror {shlex.quote(data_mirror())}{allow}"
 
-def medical_prepare_source(wildcards):
-    sheet = medical_sheet(wildcards.dataset)
-    if sheet is not None:
-        return f"--sheet {shlex.quote(sheet)}"
-    return f"--raw {shlex.quote(f'resources/medical/{wildcards.dataset}')}"
+    return options
 
 
 def medical_compute(wildcards):

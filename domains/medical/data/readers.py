@@ -22,7 +22,7 @@ import pandas as pd
 import scanpy as sc
 
 from domains.medical.data.datasets import VIEWS, DatasetSpec
-from domains.medical.data.sheet import read_sheet
+from domains.medical.data.sheet import check_columns, read_sheet
 from ssl_core.errors import InputError
 
 __all__ = ["read_matrix_csv", "read_labels", "load_dataset", "load_sheet_dataset", "preprocess", "view_slices"]
@@ -166,18 +166,6 @@ def _load_keyed(folder: Path, spec: DatasetSpec) -> ad.AnnData:
 LABEL_COLUMNS = ("sample", "label", "split")
 
 
-def _read_table(path: Path, sep: str, allowed: tuple[str, ...], required: tuple[str, ...]) -> pd.DataFrame:
-    """A text table read as strings, its header checked against ``allowed``/``required`` columns."""
-    frame = _read_csv(path, sep=sep, dtype=str, keep_default_na=False)
-    unknown = [c for c in frame.columns if c not in allowed]
-    if unknown:
-        raise InputError(f"{path}: line 1: unknown column {unknown[0]!r} (columns: {', '.join(allowed)})")
-    missing = [c for c in required if c not in frame.columns]
-    if missing:
-        raise InputError(f"{path}: line 1: no {missing[0]!r} column (columns: {', '.join(allowed)})")
-    return frame
-
-
 def _class_order(names: list[str]) -> list[str]:
     try:
         return sorted(names, key=float)
@@ -189,7 +177,8 @@ def load_sheet_dataset(sheet: str | Path, name: str) -> ad.AnnData:
     """Read and check a user's data set from its sample sheet into one AnnData (see the module docstring)."""
     spec = read_sheet(sheet)
     path = spec.labels
-    frame = _read_table(path, ",", LABEL_COLUMNS, ("sample", "label"))
+    frame = _read_csv(path, dtype=str, keep_default_na=False)
+    check_columns(path, list(frame.columns), LABEL_COLUMNS, ("sample", "label"))
     seen: dict[str, int] = {}
     for i, (sample, label) in enumerate(zip(frame["sample"], frame["label"]), start=2):
         if not sample or not label:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ssl_core.errors import InputError
 
-__all__ = ["SHEET_COLUMNS", "Sheet", "read_sheet"]
+__all__ = ["SHEET_COLUMNS", "Sheet", "check_columns", "read_sheet"]
 
 SHEET_COLUMNS = ("kind", "name", "file")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -41,6 +41,16 @@ class Sheet:
         return [f for _, f in self.views] + [self.labels]
 
 
+def check_columns(path: Path, header: list[str], allowed: tuple[str, ...], required: tuple[str, ...]) -> None:
+    """One line naming the first header column not in ``allowed``, or the first ``required`` one missing."""
+    unknown = [c for c in header if c not in allowed]
+    if unknown:
+        raise InputError(f"{path}: line 1: unknown column {unknown[0]!r} (columns: {', '.join(allowed)})")
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise InputError(f"{path}: line 1: no {missing[0]!r} column (columns: {', '.join(allowed)})")
+
+
 def read_sheet(path: str | Path) -> Sheet:
     """Read and check a sample sheet (see the module docstring)."""
     path = Path(path)
@@ -54,12 +64,7 @@ def read_sheet(path: str | Path) -> Sheet:
     if not rows:
         raise InputError(f"{path}: file is empty")
     header = rows[0]
-    unknown = [c for c in header if c not in SHEET_COLUMNS]
-    if unknown:
-        raise InputError(f"{path}: line 1: unknown column {unknown[0]!r} (columns: {', '.join(SHEET_COLUMNS)})")
-    missing = [c for c in SHEET_COLUMNS if c not in header]
-    if missing:
-        raise InputError(f"{path}: line 1: no {missing[0]!r} column (columns: {', '.join(SHEET_COLUMNS)})")
+    check_columns(path, header, SHEET_COLUMNS, SHEET_COLUMNS)
     root = path.parent.resolve()
     views: list[tuple[str, Path]] = []
     labels: list[Path] = []
