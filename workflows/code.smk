@@ -22,6 +22,7 @@ rule code_corpus:
         test_corpus="results/code/corpus/test/corpus.jsonl",
         test_queries="results/code/corpus/test/queries.jsonl",
         stats="results/code/corpus/stats.json",
+        heldout=CODE_HELDOUT_FILES,
     params:
         hparams=hparams("code", parts=CODE_PARTS["corpus"]),
     log:
