@@ -17,7 +17,9 @@ under random tie-breaking), so a method that scores everything equal gets the ch
 top level, every row under ``rows`` (``bm25``, ``untrained``, ``cocosoda``, ``no_sda``, ...), the counts of
 queries and candidates and of queries skipped for having no matching candidate. Extra row ``hybrid_rrf``: reciprocal rank fusion of
 ``bm25_split`` and the trained CoCoSoDa model (parameter-free, k = 60), reported beside, never instead of, the
-required rows.
+required rows. ``paired``: for each comparison of :data:`COMPARISONS` whose two rows exist, keyed by the first, the
+MRR difference and its 95 % paired bootstrap interval over queries (:func:`paired_bootstrap`, ``eval.
+bootstrap_samples`` resamples) and the verdict: ``win`` (interval above zero), ``loss`` (below) or ``tie``.
 """
 
 from __future__ import annotations
@@ -42,7 +44,11 @@ from ssl_core.config import resolve_section
 from ssl_core.errors import InputError, report_input_errors
 from ssl_core.runtime import set_threads
 
-__all__ = ["gold_ranks", "retrieval_metrics", "bm25_scores", "encoder_scores", "evaluate", "main"]
+__all__ = ["COMPARISONS", "gold_ranks", "retrieval_metrics", "paired_bootstrap", "bm25_scores", "encoder_scores",
+           "evaluate", "main"]
+
+# (method, the row it must beat) of every target comparison; each gets a paired bootstrap interval.
+COMPARISONS = (("cocosoda", "bm25_split"),)
 
 
 def gold_ranks(scores: np.ndarray, gold: np.ndarray) -> np.ndarray:
@@ -66,6 +72,26 @@ def retrieval_metrics(ranks: np.ndarray) -> dict[str, float]:
     """MRR and Recall@1/5/10 from gold ranks."""
     return {"mrr": float(np.mean(1.0 / ranks)),
             **{f"recall_at_{k}": float(np.mean(ranks <= k)) for k in (1, 5, 10)}}
+
+
+def paired_bootstrap(a: np.ndarray, b: np.ndarray, samples: int, seed: int = 0, level: float = 0.95,
+                     chunk: int = 1000) -> dict[str, float | str]:
+    """Paired bootstrap over queries of ``mean(a) - mean(b)``, where ``a`` and ``b`` are two systems' per-query
+    scores on the same queries (reciprocal ranks: the MRR difference). Each of ``samples`` resamples draws the
+    queries with replacement (``numpy.random.default_rng(seed).integers``, ``chunk`` resamples at a time) and
+    takes the same queries for both systems; the interval is the percentile one at ``level``. ``verdict``: ``win``
+    when the interval lies above zero, ``loss`` below, else ``tie``."""
+    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    if d.ndim != 1 or not len(d):
+        raise ValueError(f"paired_bootstrap needs two equal-length 1-D arrays, got difference shape {d.shape}")
+    rng = np.random.default_rng(seed)
+    means = np.empty(samples)
+    for start in range(0, samples, chunk):
+        k = min(chunk, samples - start)
+        means[start : start + k] = d[rng.integers(0, len(d), size=(k, len(d)))].mean(1)
+    low, high = (float(x) for x in np.quantile(means, [(1 - level) / 2, (1 + level) / 2]))
+    return {"diff": float(d.mean()), "low": low, "high": high,
+            "verdict": "win" if low > 0 else "loss" if high < 0 else "tie"}
 
 
 def bm25_scores(bench: Benchmark, stopwords: str | None, split: bool = False) -> np.ndarray:
@@ -98,12 +124,12 @@ def encoder_scores(path: Path, tokenizer, bench: Benchmark, model: dict[str, Any
 
 def evaluate(bench: Benchmark, tokenizer_path: Path, init: Path | None, trained: dict[str, Path],
              hp: dict[str, Any]) -> dict[str, Any]:
-    rows: dict[str, dict[str, float]] = {}
+    ranks: dict[str, np.ndarray] = {}
     gold = np.asarray(bench.gold)
     bm25 = {}
     for name, split in (("bm25", False), ("bm25_split", True)):
         bm25[name] = bm25_scores(bench, hp["eval"]["bm25_stopwords"], split)
-        rows[name] = retrieval_metrics(gold_ranks(bm25[name], gold))
+        ranks[name] = gold_ranks(bm25[name], gold)
     speeds = {}
     if init is not None or trained:
         tok = load_tokenizer(tokenizer_path)
@@ -111,11 +137,15 @@ def evaluate(bench: Benchmark, tokenizer_path: Path, init: Path | None, trained:
                  [encoder_text([t for _, t in code_tokens(c)]) for c in bench.codes])
         for name, path in ([("untrained", init)] if init else []) + list(trained.items()):
             scores, speeds[name] = encoder_scores(path, tok, bench, hp["model"], hp["eval"]["batch_size"], texts)
-            rows[name] = retrieval_metrics(gold_ranks(scores, gold))
+            ranks[name] = gold_ranks(scores, gold)
             if name == "cocosoda":  # extra row, never a replacement for the required ones
-                rows["hybrid_rrf"] = retrieval_metrics(gold_ranks(rrf_scores(bm25["bm25_split"], scores), gold))
+                ranks["hybrid_rrf"] = gold_ranks(rrf_scores(bm25["bm25_split"], scores), gold)
+    rows = {name: retrieval_metrics(r) for name, r in ranks.items()}
+    paired = {ours: {"vs": base, **paired_bootstrap(1.0 / ranks[ours], 1.0 / ranks[base],
+                                                    hp["eval"]["bootstrap_samples"])}
+              for ours, base in COMPARISONS if ours in ranks and base in ranks}
     main_row = "cocosoda" if "cocosoda" in rows else next(iter(trained), "bm25")
-    return {"benchmark": bench.name, "method": main_row, **rows[main_row], "rows": rows,
+    return {"benchmark": bench.name, "method": main_row, **rows[main_row], "rows": rows, "paired": paired,
             "n_queries": len(bench.queries), "n_candidates": len(bench.codes), "skipped": bench.skipped,
             "encode_throughput": speeds}
 
