@@ -30,6 +30,30 @@ def code_benchmark_files(wildcards):
     return {"corpus": f"{d}/corpus.jsonl", "queries": f"{d}/{q}"}
 
 
+# Variants trained from scratch on the BPE vocabulary (the first one's encoder_init.pt is the row 'untrained'),
+# and (row, encoder file) of every other neural row: each variant, and the pretrained checkpoint zero-shot.
+CODE_PRETRAINED = "pretrained_cocosoda"
+CODE_SCRATCH = [v for v in config["code"]["variants"] if v != CODE_PRETRAINED]
+CODE_ENCODER_ROWS = [(v, f"results/code/train/{v}/encoder.pt") for v in config["code"]["variants"]] + (
+    [("pretrained", f"results/code/train/{CODE_PRETRAINED}/encoder_init.pt")]
+    if CODE_PRETRAINED in config["code"]["variants"] else [])
+
+
+def code_train_parts(wildcards):
+    """The config parts a training job reads: the fine-tune's for pretrained_cocosoda."""
+    return CODE_PARTS["finetune" if wildcards.variant == CODE_PRETRAINED else "train"]
+
+
+def code_train_inputs(wildcards):
+    """The BPE vocabulary, for the variants trained from scratch (the pretrained one keeps its checkpoint's)."""
+    return {} if wildcards.variant == CODE_PRETRAINED else {"tokenizer": "results/code/tokenizer.json"}
+
+
+def code_tokenizer_arg(wildcards, input):
+    """--tokenizer PATH where the training job has one."""
+    return f"--tokenizer {shlex.quote(str(input.tokenizer))}" if "tokenizer" in input.keys() else ""
+
+
 def code_trained_args(wildcards, input):
-    """--trained VARIANT=encoder.pt for every configured training variant (the evaluate stage's arguments)."""
-    return " ".join(f"--trained {shlex.quote(f'{v}={p}')}" for v, p in zip(config["code"]["variants"], input.encoders))
+    """--trained ROW=encoder file for every row of CODE_ENCODER_ROWS (the evaluate stage's arguments)."""
+    return " ".join(f"--trained {shlex.quote(f'{row}={path}')}" for row, path in CODE_ENCODER_ROWS)

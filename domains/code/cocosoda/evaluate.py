@@ -2,14 +2,16 @@
 and each trained variant; MRR and Recall@1/5/10.
 
     python -m domains.code.cocosoda.evaluate --benchmark resources/code/cosqa_retrieval --name cosqa_retrieval \
-        --tokenizer results/code/tokenizer.json --init results/code/train/cocosoda/encoder_init.pt \
-        --trained cocosoda=results/code/train/cocosoda/encoder.pt [--trained no_sda=...] \
+        --init results/code/train/cocosoda/encoder_init.pt --trained cocosoda=results/code/train/cocosoda/encoder.pt \
+        [--trained pretrained=results/code/train/pretrained_cocosoda/encoder_init.pt] [--trained no_sda=...] \
         --metrics results/code/cosqa_retrieval/metrics.json [--config ...] [--hparams JSON]
 
 BM25 is ``bm25s`` (Lucene variant, its default tokenizer and the configured stop words) over the candidates' raw
 text (row ``bm25``) and over the candidates with identifiers split into words (row ``bm25_split``, the stronger
-baseline: ``read_file`` matches the query word "file"); a query that tokenises to nothing (bm25s would crash) scores 0 against every candidate. Neural rows embed
-queries and candidates (:func:`domains.code.cocosoda.model.encode_texts`) and rank by cosine similarity. The rank of the
+baseline: ``read_file`` matches the query word "file"); a query that tokenises to nothing (bm25s would crash)
+scores 0 against every candidate. Neural rows embed queries and candidates (:func:`domains.code.cocosoda.model.
+encode_texts`, each encoder file with its own tokenizer and token windows) and rank by cosine similarity; the row
+``pretrained`` is the pretrained checkpoint before fine-tuning (zero-shot), ``pretrained_cocosoda`` after. The rank of the
 gold candidate counts the candidates scoring strictly higher plus half of those tying with it (the expected rank
 under random tie-breaking), so a method that scores everything equal gets the chance MRR, not a perfect one.
 
@@ -37,18 +39,17 @@ from scipy.stats import rankdata
 from domains.code.data.benchmark import Benchmark, load_benchmark
 from domains.code.data.lexer import code_tokens, encoder_text, query_tokens, split_identifiers
 from domains.code.cocosoda.model import encode_texts, load_encoders
-from domains.code.cocosoda.tokenizer import load_tokenizer
 from domains.code.settings import STAGE_PARTS
 from ssl_core.atomic import write_json
 from ssl_core.config import resolve_section
-from ssl_core.errors import InputError, report_input_errors
+from ssl_core.errors import report_input_errors
 from ssl_core.runtime import set_threads
 
 __all__ = ["COMPARISONS", "gold_ranks", "retrieval_metrics", "paired_bootstrap", "bm25_scores", "encoder_scores",
            "evaluate", "main"]
 
 # (method, the row it must beat) of every target comparison; each gets a paired bootstrap interval.
-COMPARISONS = (("cocosoda", "bm25_split"),)
+COMPARISONS = (("cocosoda", "bm25_split"), ("pretrained_cocosoda", "pretrained"))
 
 
 def gold_ranks(scores: np.ndarray, gold: np.ndarray) -> np.ndarray:
@@ -109,21 +110,21 @@ def bm25_scores(bench: Benchmark, stopwords: str | None, split: bool = False) ->
     return out
 
 
-def encoder_scores(path: Path, tokenizer, bench: Benchmark, model: dict[str, Any], batch_size: int,
-                   texts: tuple[list[str], list[str]]) -> tuple[np.ndarray, dict[str, float]]:
-    """Cosine scores of one saved encoder pair, and its encode throughput (items/s)."""
-    q_enc, c_enc = load_encoders(path)
+def encoder_scores(path: Path, batch_size: int, texts: tuple[list[str], list[str]]
+                   ) -> tuple[np.ndarray, dict[str, float]]:
+    """Cosine scores of one saved encoder file (queries x candidates, with its tokenizer and windows), and its
+    encode throughput (items/s)."""
+    enc = load_encoders(path)
     t0 = time.perf_counter()
-    ce = encode_texts(c_enc, tokenizer, texts[1], model["max_code_tokens"], batch_size)
+    ce = encode_texts(enc.code, enc.tokenizer, texts[1], enc.max_code_tokens, batch_size)
     t1 = time.perf_counter()
-    qe = encode_texts(q_enc, tokenizer, texts[0], model["max_query_tokens"], batch_size)
+    qe = encode_texts(enc.query, enc.tokenizer, texts[0], enc.max_query_tokens, batch_size)
     t2 = time.perf_counter()
     speed = {"code_per_second": len(texts[1]) / (t1 - t0), "queries_per_second": len(texts[0]) / (t2 - t1)}
     return qe @ ce.T, speed
 
 
-def evaluate(bench: Benchmark, tokenizer_path: Path, init: Path | None, trained: dict[str, Path],
-             hp: dict[str, Any]) -> dict[str, Any]:
+def evaluate(bench: Benchmark, init: Path | None, trained: dict[str, Path], hp: dict[str, Any]) -> dict[str, Any]:
     ranks: dict[str, np.ndarray] = {}
     gold = np.asarray(bench.gold)
     bm25 = {}
@@ -132,11 +133,10 @@ def evaluate(bench: Benchmark, tokenizer_path: Path, init: Path | None, trained:
         ranks[name] = gold_ranks(bm25[name], gold)
     speeds = {}
     if init is not None or trained:
-        tok = load_tokenizer(tokenizer_path)
         texts = ([encoder_text([t for _, t in query_tokens(q)]) for q in bench.queries],
                  [encoder_text([t for _, t in code_tokens(c)]) for c in bench.codes])
         for name, path in ([("untrained", init)] if init else []) + list(trained.items()):
-            scores, speeds[name] = encoder_scores(path, tok, bench, hp["model"], hp["eval"]["batch_size"], texts)
+            scores, speeds[name] = encoder_scores(path, hp["eval"]["batch_size"], texts)
             ranks[name] = gold_ranks(scores, gold)
             if name == "cocosoda":  # extra row, never a replacement for the required ones
                 ranks["hybrid_rrf"] = gold_ranks(rrf_scores(bm25["bm25_split"], scores), gold)
@@ -162,9 +162,9 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m domains.code.cocosoda.evaluate", description=__doc__.split("\n\n")[0])
     p.add_argument("--benchmark", required=True, type=Path, help="directory with corpus.jsonl and queries")
     p.add_argument("--name", default=None, help="benchmark name in the outputs (default: directory name)")
-    p.add_argument("--tokenizer", type=Path, default=None)
     p.add_argument("--init", type=Path, default=None, help="untrained encoder (encoder_init.pt)")
-    p.add_argument("--trained", action="append", type=_named_path, default=[], help="VARIANT=encoder.pt")
+    p.add_argument("--trained", action="append", type=_named_path, default=[],
+                   help="ROW=encoder file (a trained variant, or pretrained=its encoder_init.pt)")
     p.add_argument("--metrics", required=True, type=Path)
     p.add_argument("--config", action="append", type=Path)
     p.add_argument("--hparams", default=None)
@@ -172,13 +172,11 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     set_threads(args.threads)
     hp = resolve_section(("code",), args.config, args.hparams, parts=STAGE_PARTS["evaluate"])
-    if (args.init or args.trained) and args.tokenizer is None:
-        raise InputError("--tokenizer is required to evaluate encoders")
     bench = load_benchmark(args.benchmark, args.name)
     n = bench.skipped.get("no_matching_candidate", 0)
     if n:
         print(f"warning: {n} queries have no matching candidate in {args.benchmark / 'corpus.jsonl'}; skipped")
-    metrics = evaluate(bench, args.tokenizer, args.init, dict(args.trained), hp)
+    metrics = evaluate(bench, args.init, dict(args.trained), hp)
     write_json(args.metrics, metrics)
     print(json.dumps({k: metrics[k] for k in ("benchmark", "mrr", "n_queries", "n_candidates")}))
     for name, row in metrics["rows"].items():
