@@ -11,9 +11,10 @@ text (row ``bm25``) and over the candidates with identifiers split into words (r
 baseline: ``read_file`` matches the query word "file"); a query that tokenises to nothing (bm25s would crash)
 scores 0 against every candidate. Neural rows embed queries and candidates (:func:`domains.code.cocosoda.model.
 encode_texts`, each encoder file with its own tokenizer and token windows) and rank by cosine similarity; the row
-``pretrained`` is the pretrained checkpoint before fine-tuning (zero-shot), ``pretrained_cocosoda`` after. The rank of the
-gold candidate counts the candidates scoring strictly higher plus half of those tying with it (the expected rank
-under random tie-breaking), so a method that scores everything equal gets the chance MRR, not a perfect one.
+``pretrained`` is the pretrained checkpoint before fine-tuning (zero-shot), ``pretrained_cocosoda`` after. The
+rank of the gold candidate counts the candidates scoring strictly higher plus half of those tying with it (the
+expected rank under random tie-breaking), so a method that scores everything equal gets the chance MRR, not a
+perfect one.
 
 ``metrics.json``: the trained full model's ``mrr``, ``recall_at_1``, ``recall_at_5``, ``recall_at_10`` at the
 top level, every row under ``rows`` (``bm25``, ``untrained``, ``cocosoda``, ``no_sda``, ...), the counts of

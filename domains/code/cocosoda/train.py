@@ -36,6 +36,7 @@ import argparse
 import json
 import random
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,7 @@ from ssl_core.training import (Compute, add_training_arguments, fingerprint, fit
                                warmup_cosine)
 
 __all__ = ["VARIANTS", "PRETRAINED_VARIANT", "variant_settings", "finetune_hparams", "Lexed", "CoCoSoDaModule",
-           "ValidMRR", "train", "main"]
+           "VariantSetup", "setup_variant", "ValidMRR", "train", "main"]
 
 PRETRAINED_VARIANT = "pretrained_cocosoda"
 VARIANTS = ("cocosoda", PRETRAINED_VARIANT, "no_sda", "no_queue", "no_intra")
@@ -216,24 +217,60 @@ class ValidMRR(pl.Callback):
         module.log("valid_mrr", mrr_of(qe, ce), on_step=False, on_epoch=True, batch_size=1)
 
 
+@dataclass
+class VariantSetup:
+    """What a variant trains with: its settings (``hp``, the fine-tune's merged in), tokenizer, the pretrained
+    encoder and checkpoint directory (``None`` from scratch) and the top layers trained (``None``: all)."""
+
+    variant: str
+    hp: dict[str, Any]
+    tokenizer: Any
+    pretrained: BertModel | None = None
+    folder: Path | None = None
+    trainable: int | None = None
+
+    def module(self, total_steps: int) -> CoCoSoDaModule:
+        """A fresh :class:`CoCoSoDaModule` (online and key encoders from the checkpoint when pretrained, lower
+        layers frozen)."""
+        settings = variant_settings(self.variant, self.hp)
+        pre = self.pretrained
+        cfg = pre.config.to_dict() if pre is not None else bert_config(
+            self.hp["model"], self.tokenizer.get_vocab_size()).to_dict()
+        module = CoCoSoDaModule(json.loads(json.dumps(cfg, default=str)), self.hp, settings, total_steps)
+        if pre is not None:
+            online = {id(e): e for e in (module.query_encoder, module.code_encoder)}.values()
+            keys = {id(e): e for e in (module.query_key, module.code_key)}.values() if settings["queue"] else ()
+            for enc in [*online, *keys]:
+                enc.bert.load_state_dict(pre.state_dict())
+            for enc in online:
+                freeze_lower_layers(enc, self.trainable)
+        return module
+
+
+def setup_variant(variant: str, hp: dict[str, Any], tokenizer_path: Path | None, gpu: bool) -> VariantSetup:
+    """The :class:`VariantSetup` of ``variant`` from the ``code`` section (only the parts it reads are kept);
+    ``gpu``: whether it trains on a GPU (``finetune.gpu`` instead of ``finetune.cpu``)."""
+    hp = select_parts(hp, stage_parts(variant))
+    if variant != PRETRAINED_VARIANT:
+        if tokenizer_path is None:
+            raise InputError(f"--tokenizer is required to train {variant} (from scratch)")
+        return VariantSetup(variant, hp, load_tokenizer(tokenizer_path))
+    if not hp["model"]["pretrained"]:
+        raise InputError(f"config: code.variants: {PRETRAINED_VARIANT} needs code.model.pretrained (minilm or a "
+                         "checkpoint directory)")
+    hp, trainable = finetune_hparams(hp, gpu)
+    folder = pretrained_dir(hp["model"]["pretrained"])
+    pre, tok = load_pretrained(folder, hp["model"]["dropout"])
+    return VariantSetup(variant, hp, tok, pre, folder, trainable)
+
+
 def train(corpus: Path, tokenizer_path: Path | None, variant: str, hp: dict[str, Any], out: Path,
           threads: int | None = None, progress: bool = True, compute: Compute | None = None) -> dict[str, Any]:
     """Train one variant (see the module docstring); ``tokenizer_path``: the BPE vocabulary of the from-scratch
     variants (unused by ``pretrained_cocosoda``, which keeps its checkpoint's)."""
     compute = compute or Compute()
-    hp = select_parts(hp, stage_parts(variant))
-    trainable, pre = None, None
-    if variant == PRETRAINED_VARIANT:
-        if not hp["model"]["pretrained"]:
-            raise InputError(f"config: code.variants: {PRETRAINED_VARIANT} needs code.model.pretrained (minilm or a "
-                             "checkpoint directory)")
-        hp, trainable = finetune_hparams(hp, compute.uses_cuda())
-        pretrained = pretrained_dir(hp["model"]["pretrained"])
-        pre, tok = load_pretrained(pretrained, hp["model"]["dropout"])
-    elif tokenizer_path is None:
-        raise InputError(f"--tokenizer is required to train {variant} (from scratch)")
-    else:
-        tok, pretrained = load_tokenizer(tokenizer_path), None
+    setup = setup_variant(variant, hp, tokenizer_path, compute.uses_cuda())
+    hp, tok, pretrained, trainable = setup.hp, setup.tokenizer, setup.folder, setup.trainable
     tr, md = hp["train"], hp["model"]
     settings = variant_settings(variant, hp)
     start_run(tr["seed"], threads)
@@ -246,16 +283,7 @@ def train(corpus: Path, tokenizer_path: Path | None, variant: str, hp: dict[str,
     steps = tr["steps_per_epoch"] or len(rows) // tr["batch_size"]
     ablation = variant not in ("cocosoda", PRETRAINED_VARIANT)
     epochs = tr["ablation_epochs"] if ablation and tr["ablation_epochs"] is not None else tr["epochs"]
-    bert_cfg = pre.config.to_dict() if pre is not None else bert_config(md, tok.get_vocab_size()).to_dict()
-    bert_cfg = json.loads(json.dumps(bert_cfg, default=str))
-    module = CoCoSoDaModule(bert_cfg, hp, settings, total_steps=epochs * steps)
-    if pre is not None:
-        online = {id(e): e for e in (module.query_encoder, module.code_encoder)}.values()
-        keys = {id(e): e for e in (module.query_key, module.code_key)}.values() if settings["queue"] else ()
-        for enc in [*online, *keys]:
-            enc.bert.load_state_dict(pre.state_dict())
-        for enc in online:
-            freeze_lower_layers(enc, trainable)
+    module = setup.module(total_steps=epochs * steps)
     out.mkdir(parents=True, exist_ok=True)
 
     def saved(dest: Path) -> None:
