@@ -85,7 +85,7 @@ def test_every_shell_placeholder_is_quoted_or_numeric():
             for field in re.findall(r"\{([^{}]+)\}", cmd):
                 if field.endswith(":q") or field in ("wildcards.seed", "wildcards.method", "threads", "log"):
                     continue
-                if field in ("params.init", "params.trained", "params.trunk", "params.source"):
+                if field in ("params.init", "params.trained", "params.trunk", "params.source", "params.tokenizer"):
                     continue  # option strings whose paths the helpers quote with shlex.quote (tested below)
                 unquoted.append(f"{smk.name}: {{{field}}}")
     assert not unquoted, unquoted
@@ -100,3 +100,4 @@ def test_option_string_params_quote_their_paths():
     assert "--mirror {shlex.quote(data_mirror())}" in text
     assert "--trained {shlex.quote(" in text
     assert 'f"--trunk {shlex.quote(input.trunk)}"' in text
+    assert 'f"--tokenizer {shlex.quote(str(input.tokenizer))}"' in text  # code: the from-scratch variants' tokenizer
