@@ -69,7 +69,7 @@ def _audio(part: str, metric: str, ours: str, baselines: tuple[str, ...], higher
 # The first comparison of each domain is its headline (README.md).
 COMPARISONS: dict[str, list[Comparison]] = {
     "medical": [
-        Comparison("accuracy", "M3CoL (ours)", ("logistic regression (ours)", "MOGONET-style (ours)"), "accuracy",
+        Comparison("accuracy", "M3CoL (ours)", ("logistic regression (ours)", "MOGONET (ours)"), "accuracy",
                    "accuracy_std", True, "dataset"),
     ],
     "genomics": [
