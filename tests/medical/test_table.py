@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from domains.docs import headline, verdicts
 from domains.medical.m3col.evaluate import aggregate
 from domains.medical.m3col.table import build_table
 
@@ -43,3 +44,13 @@ def test_no_logistic_regression_no_paired_columns():
     one = build_table([_metrics("m3col", {0: 0.8}), _metrics("logreg", {0: 0.7})], STATUS).set_index("method")
     assert one.loc["M3CoL (ours)", "accuracy_minus_logreg"] == pytest.approx(0.1)
     assert pd.isna(one.loc["M3CoL (ours)", "accuracy_minus_logreg_se"])  # one pair: no standard error
+
+
+def test_verdict_and_headline_give_the_paired_difference():
+    logreg = _metrics("logreg", {0: 0.80, 1: 0.70, 2: 0.75})
+    m3col = _metrics("m3col", {0: 0.78, 1: 0.69, 2: 0.74})
+    table = build_table([m3col, logreg], STATUS)
+    line = verdicts("medical", table)[0]
+    assert line.startswith("- ROSMAP, accuracy (higher is better): M3CoL (ours) 0.737")
+    assert line.endswith("; paired with logistic regression (ours) on the same seeds: -0.013 ± 0.003, better on 0/3")
+    assert "better on 0/3" in headline({"medical": table})
