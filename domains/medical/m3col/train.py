@@ -1,22 +1,23 @@
-"""Train one method (M3CoL, the MOGONET-style baseline, or logistic regression: :mod:`.logreg`) on one data set
-with one seed, then predict its test split.
+"""Train one method (M3CoL, MOGONET: :mod:`.mogonet`, or logistic regression: :mod:`.logreg`) on one data set with
+one seed, then predict its test split.
 
 Stage of the medical pipeline; run from Snakemake or on its own::
 
     python -m domains.medical.m3col.train --data results/medical/ROSMAP/data.h5ad --method m3col --seed 0 \
         --out results/medical/ROSMAP/m3col/seed0 [--config config/config.yaml] [--hparams '{"train": {"epochs": 50}}']
 
-Model selection never looks at the test split: a stratified, seeded validation split is carved from the training
-rows; ``train.selection`` is ``last`` (the last epoch, the default) or ``best_val`` (the epoch with the best
-validation accuracy). Data sets without a fixed split get a seeded stratified train/test split first.
+Model selection never looks at the test split: for M3CoL a stratified, seeded validation split is carved from the
+training rows; ``train.selection`` is ``last`` (the last epoch, the default) or ``best_val`` (the epoch with the
+best validation accuracy). MOGONET, as its authors, trains on all training rows and reports its last epoch. Data
+sets without a fixed split get a seeded stratified train/test split first.
 Outputs in ``--out``: ``predictions.tsv`` (test probabilities), ``run.json`` (test metrics, selected epoch, device,
 timings), ``history.csv`` (per-epoch losses and validation metrics) and ``checkpoints/``.
 
 Training runs through :func:`ssl_core.training.fit`: a rerun of an interrupted job (SIGTERM, SIGKILL) resumes
 from ``checkpoints/last.ckpt`` and ends with the metrics of an uninterrupted run; a finished run, or one whose
 settings, seed, data or compute settings changed, trains from scratch. ``--compute`` chooses the device(s):
-M3CoL trains with DDP over ``devices > 1`` (each epoch's batch split over the devices); the MOGONET-style
-baseline trains its whole patient graph as one batch and refuses ``devices > 1``.
+M3CoL trains with DDP over ``devices > 1`` (each epoch's batch split over the devices); MOGONET trains its whole
+patient graph as one batch and refuses ``devices > 1``.
 """
 
 from __future__ import annotations
@@ -278,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m domains.medical.m3col.train", description=__doc__.split("\n\n")[0])
     p.add_argument("--data", required=True, type=Path, help="data.h5ad written by the prepare stage")
     p.add_argument("--method", choices=METHODS, default="m3col",
-                   help="M3CoL, the MOGONET-style baseline or logistic regression (no training loop)")
+                   help="M3CoL, MOGONET or logistic regression (no training loop)")
     p.add_argument("--seed", required=True, type=int)
     p.add_argument("--out", required=True, type=Path, help="output directory for this seed")
     add_training_arguments(p)
