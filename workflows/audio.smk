@@ -1,4 +1,5 @@
-# Audio: ESC-50 / ESC-10 and the Free Spoken Digit Dataset. Shared data layer here (fetch -> prepare log-mels);
+# Audio: ESC-50 / ESC-10, the Free Spoken Digit Dataset and the user's own clips (audio.user_datasets). Shared data
+# layer here (fetch -> prepare log-mels; a user's clip table is read where it is, not fetched);
 # each part of the domain (CLAP, semi-supervised) lives in its own rule file included below; the targets of all
 # parts are declared once in workflows/audio_common.smk.
 # Every rule calls a stage's command line (python -m domains.audio.<stage>); no logic lives here.
@@ -42,14 +43,13 @@ rule audio_fetch:
 
 rule audio_prepare:
     input:
-        meta="resources/audio/{dataset}/meta.csv",
-        status="resources/audio/{dataset}.fetch.json",
+        unpack(lambda wildcards: audio_source(wildcards.dataset)),
     output:
         "results/audio/features/{dataset}.npz",
     params:
-        hparams=hparams("audio", "data"),
+        hparams=hparams("audio", "data", parts=audio_data_part),
     wildcard_constraints:
-        dataset="esc50|fsdd",
+        dataset=audio_names_regex(DATA_DATASETS),
     log:
         "logs/audio/prepare_{dataset}.log",
     conda:

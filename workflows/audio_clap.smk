@@ -9,7 +9,7 @@ include: "audio_clap_common.smk"
 
 rule audio_clap_captions:
     input:
-        meta="resources/audio/esc50/meta.csv",
+        unpack(audio_clap_source),
     output:
         "results/audio/clap/captions.pt",
     params:
@@ -30,7 +30,7 @@ rule audio_clap_captions:
 
 rule audio_clap_train:
     input:
-        meta="resources/audio/esc50/meta.csv",
+        unpack(audio_clap_source),
         captions="results/audio/clap/captions.pt",
         init=audio_clap_previous,
     output:
@@ -60,7 +60,7 @@ rule audio_clap_train:
 
 rule audio_clap_evaluate:
     input:
-        meta="resources/audio/esc50/meta.csv",
+        unpack(audio_clap_source),
         captions="results/audio/clap/captions.pt",
         model="results/audio/clap/{stage}/model.pt",
     output:
@@ -101,6 +101,8 @@ rule audio_clap_report:
             category="Audio",
             subcategory="CLAP + TeminAL",
         ),
+    params:
+        dataset=config["audio"]["clap"]["dataset"],
     log:
         "logs/audio/clap_report.log",
     conda:
@@ -109,6 +111,6 @@ rule audio_clap_report:
         mem_mb=1000,
         runtime=5,
     shell:
-        "python -m domains.audio.clap.report --evals {input.evals:q} --runs {input.runs:q}"
+        "python -m domains.audio.clap.report --evals {input.evals:q} --runs {input.runs:q} --dataset {params.dataset:q}"
         " --metrics {output.metrics:q} --confusion {output.confusion:q} --temporal {output.temporal:q}"
         " > {log:q} 2>&1"

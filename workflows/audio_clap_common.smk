@@ -7,6 +7,14 @@ from domains.audio.settings import CLAP_PARTS
 AUDIO_CLAP_STAGES = ["plain", "stageA", "stageB"]  # curriculum order: each stage starts from the previous one
 
 
+def audio_clap_source(wildcards):
+    """The metadata of the CLAP data set (audio.clap.dataset): ESC-50's meta.csv, or a user's clip table and its
+    clips (workflows/audio_common.smk)."""
+    source = audio_source(config["audio"]["clap"]["dataset"])
+    source.pop("status", None)
+    return source
+
+
 def audio_clap_previous(wildcards):
     """The previous stage's model (stage A starts from plain, stage B from stage A); none for plain."""
     i = AUDIO_CLAP_STAGES.index(wildcards.stage)

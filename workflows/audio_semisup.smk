@@ -19,8 +19,8 @@ rule audio_semisup_pretrain:
         hparams=hparams("audio", "semisup", dataset="semisup_dataset", parts=lambda w: semisup_parts("pretrain", w.semisup_dataset)),
         out="results/audio/semisup/{semisup_dataset}/pretrain/fold{fold}_seed{seed}",
     wildcard_constraints:
-        semisup_dataset="esc10|fsdd",
-        fold="[0-5]",
+        semisup_dataset=audio_names_regex(SEMISUP_SHIPPED),
+        fold="[0-9]+",
     log:
         "logs/audio/semisup/{semisup_dataset}_pretrain_fold{fold}_seed{seed}.log",
     conda:
@@ -48,9 +48,9 @@ rule audio_semisup_train:
         out="results/audio/semisup/{semisup_dataset}/{semisup_method}/fold{fold}_seed{seed}",
         trunk=audio_semisup_trunk_arg,
     wildcard_constraints:
-        semisup_dataset="esc10|fsdd",
+        semisup_dataset=audio_names_regex(SEMISUP_SHIPPED),
         semisup_method="supervised_10|supervised_100|imix_finetune|mixmatch|fixmatch|fixmatch_mixup|selftrain_mixup",
-        fold="[0-5]",
+        fold="[0-9]+",
     log:
         "logs/audio/semisup/{semisup_dataset}_{semisup_method}_fold{fold}_seed{seed}.log",
     conda:
@@ -72,7 +72,7 @@ rule audio_semisup_evaluate:
     output:
         "results/audio/semisup/{semisup_dataset}/metrics.json",
     wildcard_constraints:
-        semisup_dataset="esc10|fsdd",
+        semisup_dataset=audio_names_regex(SEMISUP_SHIPPED),
     log:
         "logs/audio/semisup/{semisup_dataset}_evaluate.log",
     conda:

@@ -1,13 +1,13 @@
 # Helpers of the audio semi-supervised rules (workflows/audio_semisup.smk), included at its top. No rules live here.
 import shlex
 
-from domains.audio.settings import semisup_parts
-from domains.audio.semisup.methods import PRETRAINED_METHODS, SEMISUP_DATASETS
+from domains.audio.settings import runs_key, semisup_parts
+from domains.audio.semisup.methods import PRETRAINED_METHODS, features_dataset
 
 
 def audio_semisup_features(wildcards):
-    """The features file an semi-supervised data set is cut from (ESC-10 from the ESC-50 features)."""
-    return f"results/audio/features/{SEMISUP_DATASETS[wildcards.semisup_dataset]}.npz"
+    """The features file a semi-supervised data set is cut from (ESC-10 from the ESC-50 features; yours: its own)."""
+    return f"results/audio/features/{features_dataset(wildcards.semisup_dataset)}.npz"
 
 
 def audio_semisup_pretrains(dataset):
@@ -32,13 +32,16 @@ def audio_semisup_runs(wildcards):
     """result.json of every configured method, test fold and seed of one semi-supervised data set (imix_finetune only where the
     data set's pretrain.steps > 0)."""
     semisup = config["audio"]["semisup"]
-    runs = semisup[wildcards.semisup_dataset]
+    runs = semisup[runs_key(wildcards.semisup_dataset)]
+    folds = runs["folds"]
+    if folds is None:  # a user data set: every fold of its clip table
+        folds = sorted(set(audio_user_table(wildcards.semisup_dataset)["fold"].tolist()))
     # imix_finetune is pretraining + supervised_10: without pretraining steps it would repeat supervised_10
     methods = [m for m in semisup["methods"] if m != "imix_finetune" or audio_semisup_pretrains(wildcards.semisup_dataset)]
     return expand(
         "results/audio/semisup/{semisup_dataset}/{semisup_method}/fold{fold}_seed{seed}/result.json",
         semisup_dataset=wildcards.semisup_dataset,
         semisup_method=methods,
-        fold=runs["folds"],
+        fold=folds,
         seed=runs["seeds"],
     )

@@ -22,6 +22,7 @@ rule code_corpus:
         test_corpus="results/code/corpus/test/corpus.jsonl",
         test_queries="results/code/corpus/test/queries.jsonl",
         stats="results/code/corpus/stats.json",
+        heldout=CODE_HELDOUT_FILES,
     params:
         hparams=hparams("code", parts=CODE_PARTS["corpus"]),
     log:
@@ -79,19 +80,20 @@ rule code_tokenizer:
 
 rule code_train:
     input:
+        unpack(code_train_inputs),
         train="results/code/corpus/train.jsonl",
         valid="results/code/corpus/valid.jsonl",
-        tokenizer="results/code/tokenizer.json",
     output:
         encoder="results/code/train/{variant}/encoder.pt",
         init="results/code/train/{variant}/encoder_init.pt",
         run="results/code/train/{variant}/run.json",
         history="results/code/train/{variant}/history.csv",
     wildcard_constraints:
-        variant="cocosoda|no_sda|no_queue|no_intra",
+        variant="cocosoda|pretrained_cocosoda|no_sda|no_queue|no_intra",
     params:
         compute=COMPUTE,
-        hparams=hparams("code", parts=CODE_PARTS["train"]),
+        hparams=hparams("code", parts=code_train_parts),
+        tokenizer=code_tokenizer_arg,
     log:
         "logs/code/train_{variant}.log",
     conda:
@@ -102,7 +104,7 @@ rule code_train:
         mem_mb=6000,
         runtime=60,
     shell:
-        "python -m domains.code.cocosoda.train --corpus results/code/corpus --tokenizer {input.tokenizer:q}"
+        "python -m domains.code.cocosoda.train --corpus results/code/corpus {params.tokenizer}"
         " --variant {wildcards.variant:q} --out results/code/train/{wildcards.variant:q} --hparams {params.hparams:q}"
         " --compute {params.compute:q} --threads {threads} --no-progress > {log:q} 2>&1"
 
@@ -110,9 +112,8 @@ rule code_train:
 rule code_evaluate:
     input:
         unpack(code_benchmark_files),
-        tokenizer="results/code/tokenizer.json",
-        init=f"results/code/train/{CODE_VARIANTS[0]}/encoder_init.pt" if CODE_VARIANTS else [],
-        encoders=expand("results/code/train/{variant}/encoder.pt", variant=CODE_VARIANTS),
+        init=f"results/code/train/{CODE_SCRATCH[0]}/encoder_init.pt" if CODE_SCRATCH else [],
+        encoders=[path for _, path in CODE_ENCODER_ROWS],
     output:
         "results/code/{benchmark}/metrics.json",
     wildcard_constraints:
@@ -120,7 +121,7 @@ rule code_evaluate:
     params:
         hparams=hparams("code", parts=CODE_PARTS["evaluate"]),
         trained=code_trained_args,
-        init=lambda wildcards, input: f"--init {shlex.quote(str(input.init))}" if CODE_VARIANTS else "",
+        init=lambda wildcards, input: f"--init {shlex.quote(str(input.init))}" if CODE_SCRATCH else "",
         directory=lambda wildcards, input: os.path.dirname(input.corpus),
     log:
         "logs/code/evaluate_{benchmark}.log",
@@ -132,7 +133,7 @@ rule code_evaluate:
         runtime=30,
     shell:
         "python -m domains.code.cocosoda.evaluate --benchmark {params.directory:q} --name {wildcards.benchmark:q}"
-        " --tokenizer {input.tokenizer:q} {params.init} {params.trained} --metrics {output:q}"
+        " {params.init} {params.trained} --metrics {output:q}"
         " --hparams {params.hparams:q} --threads {threads} > {log:q} 2>&1"
 
 

@@ -13,7 +13,7 @@ from ssl_core.config import DEFAULT_CONFIG, deep_merge, load_config
 from tests.conftest import REPO
 
 TINY = {
-    "corpus": {"max_functions": 300, "valid_fraction": 0.2, "test_fraction": 0.2},
+    "corpus": {"max_functions": 300, "valid_fraction": 0.2, "test_fraction": 0.2, "heldout_packages": 0},
     "tokenizer": {"vocab_size": 300},
     "model": {"hidden_size": 16, "num_layers": 1, "num_heads": 2, "intermediate_size": 32, "max_query_tokens": 16,
               "max_code_tokens": 32},

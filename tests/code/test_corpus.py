@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from domains.code.data.corpus import build_corpus, extract_functions, first_paragraph, split_of
+from domains.code.data.corpus import build_corpus, extract_functions, first_paragraph, heldout_packages, split_of
 from ssl_core.config import load_config
 from collections import Counter
 
@@ -65,7 +65,7 @@ def test_first_paragraph_collapses_whitespace():
 def _hp(tmp_path, **corpus):
     hp = load_config([__import__("ssl_core.config").config.DEFAULT_CONFIG])["code"]
     hp["corpus"] = {**hp["corpus"], "stdlib": False, "packages": [], "directories": [str(tmp_path / "src")], "test_fraction": 0.5,
-                    "valid_fraction": 0.0, **corpus}
+                    "valid_fraction": 0.0, "heldout_packages": 0, **corpus}
     return hp
 
 
@@ -108,3 +108,44 @@ def test_unknown_package_is_a_config_error(tmp_path):
 
     with pytest.raises(InputError, match="no installed package 'no_such_pkg_xyz'"):
         build_corpus(_hp(tmp_path, packages=["no_such_pkg_xyz"]), tmp_path / "out")
+
+
+def _package(root, name: str, n: int) -> None:
+    pkg = root / name
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    for i in range(n):
+        (pkg / f"m{i}.py").write_text(GOOD.replace("add_numbers", f"add_{name}_{i}")
+                                      .replace("len(self.items)", f"len(self.items) + len('{name}{i}')"))
+
+
+def test_heldout_packages_are_held_out_whole_and_drawn_by_seed(tmp_path, monkeypatch):
+    names = ["alpha_pkg", "beta_pkg", "gamma_pkg", "delta_pkg"]
+    for name in names:
+        _package(tmp_path / "site", name, 6)
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    hp = _hp(tmp_path, directories=[], packages=names, heldout_packages=2, valid_fraction=0.2, test_fraction=0.2)
+    stats = build_corpus(hp, tmp_path / "out")
+    held = stats["heldout_packages"]
+    assert held == heldout_packages(hp["corpus"]) and len(held) == 2 and set(held) < set(names)
+    # the draw depends on the seed and the set of names, not on their order
+    assert heldout_packages({**hp["corpus"], "packages": names[::-1]}) == held
+    assert any(heldout_packages({**hp["corpus"], "seed": s}) != held for s in range(1, 6))
+
+    def pkgs(path):
+        return {json.loads(x)["qid" if "qid" in x else "id"].split("/")[0] for x in path.read_text().splitlines()}
+
+    trained = pkgs(tmp_path / "out/train.jsonl") | pkgs(tmp_path / "out/valid.jsonl") | pkgs(
+        tmp_path / "out/test/queries.jsonl")
+    assert pkgs(tmp_path / "out/heldout_packages/queries.jsonl") == set(held)
+    assert trained == set(names) - set(held)  # whole packages: no file of a held-out package anywhere else
+    queries = [json.loads(x) for x in (tmp_path / "out/heldout_packages/queries.jsonl").read_text().splitlines()]
+    cids = [json.loads(x)["cid"] for x in (tmp_path / "out/heldout_packages/corpus.jsonl").read_text().splitlines()]
+    assert [q["gold"] for q in queries] == cids and stats["kept"]["heldout"] == len(cids) == 2 * 6 * 2
+
+
+def test_more_heldout_packages_than_packages_is_a_config_error(tmp_path):
+    from ssl_core.errors import InputError
+
+    with pytest.raises(InputError, match="heldout_packages: 2 packages held out, but only 0"):
+        build_corpus(_hp(tmp_path, heldout_packages=2), tmp_path / "out")

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from domains.code.cocosoda.model import load_encoders
+from domains.code.cocosoda.tokenizer import load_tokenizer
 from domains.code.cocosoda.train import train, variant_settings
 from ssl_core.config import deep_merge
 from tests.conftest import REPO
@@ -23,9 +24,12 @@ def test_train_variant_writes_outputs(tiny, tmp_path, variant):
         assert (tmp_path / variant / name).is_file()
     assert run["steps_per_epoch"] == 3 and run["step_seconds"] > 0 and 0 < run["final_valid_mrr"] <= 1
     assert run["device"] and run["precision"] and run["resumed_at_epoch"] is None
-    q, c = load_encoders(tmp_path / variant / "encoder.pt")
-    assert q is c  # shared encoder by default
-    q0, _ = load_encoders(tmp_path / variant / "encoder_init.pt")
+    enc = load_encoders(tmp_path / variant / "encoder.pt")
+    q = enc.query
+    assert q is enc.code  # shared encoder by default
+    assert enc.tokenizer.get_vocab() == load_tokenizer(d / "tok.json").get_vocab()  # saved with its tokenizer
+    assert (enc.max_query_tokens, enc.max_code_tokens) == (16, 32)
+    q0 = load_encoders(tmp_path / variant / "encoder_init.pt").query
     moved = any(not torch.equal(a, b) for a, b in zip(q.state_dict().values(), q0.state_dict().values()))
     assert moved
     ckpt = torch.load(tmp_path / variant / "checkpoints/last.ckpt", map_location="cpu", weights_only=False)

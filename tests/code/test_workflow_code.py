@@ -35,7 +35,7 @@ def _same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
 
 def _config(tmp_path, bench, benchmarks):
     cfg = tmp_path / "tiny.yaml"
-    code = {**TINY, "corpus": {**TINY["corpus"], "packages": []}, "benchmarks": benchmarks,
+    code = {**TINY, "corpus": {**TINY["corpus"], "packages": ["click"], "heldout_packages": 1}, "benchmarks": benchmarks,
             "user_benchmarks": {"mine": str(bench)}, "variants": ["cocosoda", "no_queue"]}
     cfg.write_text(yaml.safe_dump({"domains": ["code"], "code": code}))
     return cfg

@@ -1,9 +1,11 @@
-"""The class-disjoint split of ESC-50 for CLAP zero-shot evaluation, and the clips of each part in memory.
+"""The class-disjoint split of ESC-50 (or a user's clips) for CLAP zero-shot evaluation, and the clips of each part
+in memory.
 
-ESC-50's 50 classes are split by a seeded draw into *seen* classes (contrastive training, TeminAL stages) and
-*unseen* classes (zero-shot evaluation only: no clip and no caption of them is ever trained on). Within the seen
-classes the standard ESC-50 fold ``val_fold`` is held out as a validation split (monitoring, never used to pick
-anything on the unseen classes). Clips are read through the shared data layer (``domains.audio.data.readers``), which
+ESC-50's 50 classes (or a user data set's labels) are split by a seeded draw into *seen* classes (contrastive
+training, TeminAL stages) and *unseen* classes (zero-shot evaluation only: no clip and no caption of them is ever
+trained on). Within the seen classes the fold ``val_fold`` (ESC-50's standard folds; a user table's fold column or
+its seeded folds) is held out as a validation split (monitoring, never used to pick anything on the unseen classes).
+The metadata is ESC-50's or a user's clip table (``readers.read_clip_table``). Clips are read through the shared data layer (``domains.audio.data.readers``), which
 validates them (unreadable, empty, NaN, wrong rate) and resamples to the CLAP sample rate.
 """
 
@@ -17,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from domains.audio.data.readers import fix_length, load_audio, read_esc50_meta
+from domains.audio.data.readers import fix_length, load_audio, read_clip_table
 from ssl_core.errors import InputError
 
 __all__ = ["ClapSplit", "class_names", "class_split", "ClipSet", "load_clips"]
@@ -85,8 +87,9 @@ class ClipSet:
 
 def load_clips(meta_path: Path, sample_rate: int, seconds: float, targets: tuple[int, ...] | None = None,
                folds: tuple[int, ...] | None = None, limit_per_class: int | None = None,
-               min_samples: int = 1024) -> tuple[ClipSet, dict[int, str]]:
-    """Read the ESC-50 clips of the given classes / folds (all when None), padded or cut to ``seconds``.
+               min_samples: int = 1024, exclude_folds: tuple[int, ...] = ()) -> tuple[ClipSet, dict[int, str]]:
+    """Read the clips of the given classes / folds (all when None; none of ``exclude_folds``) of ESC-50 or a user's
+    clip table (``read_clip_table``), padded or cut to ``seconds``.
 
     ``limit_per_class`` keeps the first clips of each class (tests and tiny configs). Metadata rows without a
     file are dropped by ``read_esc50_meta`` (counted, with a warning); clips shorter than ``min_samples`` (one STFT
@@ -94,12 +97,13 @@ def load_clips(meta_path: Path, sample_rate: int, seconds: float, targets: tuple
     :class:`InputError` naming the file (``load_audio``). Returns the clips and the class names of the whole
     metadata table (the caption vocabulary).
     """
-    meta = read_esc50_meta(meta_path)
+    meta = read_clip_table(meta_path)
     names = class_names(meta)
     if targets is not None:
         meta = meta[meta["target"].isin(targets)]
     if folds is not None:
         meta = meta[meta["fold"].isin(folds)]
+    meta = meta[~meta["fold"].isin(exclude_folds)]
     if limit_per_class is not None:
         meta = meta.groupby("target", sort=False).head(limit_per_class)
     if meta.empty:
@@ -108,7 +112,10 @@ def load_clips(meta_path: Path, sample_rate: int, seconds: float, targets: tuple
     waves = np.zeros((len(meta), n), dtype=np.float32)
     keep = np.ones(len(meta), dtype=bool)
     for i, path in enumerate(meta["path"]):
-        wave = load_audio(path, sample_rate)
+        try:
+            wave = load_audio(path, sample_rate)
+        except InputError as exc:  # name the table's line too (its rows keep their file order)
+            raise InputError(f"{meta_path}: line {int(meta.index[i]) + 2}: {exc}") from None
         keep[i] = len(wave) >= min_samples
         waves[i] = fix_length(wave, n)
     filenames = [str(f) for f in meta["filename"]]

@@ -42,8 +42,8 @@ def _read(path: Path) -> dict[str, Any]:
         raise InputError(f"{path}: cannot read the JSON ({exc.__class__.__name__})") from None
 
 
-def collect(evals: list[Path], runs: list[Path]) -> dict[str, Any]:
-    """One metrics document from the per-stage evaluation and training JSONs (same order)."""
+def collect(evals: list[Path], runs: list[Path], dataset: str = "esc50") -> dict[str, Any]:
+    """One metrics document from the per-stage evaluation and training JSONs (same order) of ``dataset``."""
     if len(evals) != len(runs):
         raise InputError("--evals and --runs need one file per stage each")
     stages: dict[str, Any] = {}
@@ -57,7 +57,7 @@ def collect(evals: list[Path], runs: list[Path]) -> dict[str, Any]:
         stages[ev["stage"]] = {**{k: ev[k] for k in KEYS}, "train_steps": run["steps"],
                                "fit_seconds": run["fit_seconds"], "step_seconds": run["step_seconds_mean"],
                                "compose_logmel_clips_per_second": run["compose_logmel_clips_per_second"]}
-    out: dict[str, Any] = {"stages": stages, "chance": first["chance"], "unseen_classes": first["unseen_classes"],
+    out: dict[str, Any] = {"dataset": dataset, "stages": stages, "chance": first["chance"], "unseen_classes": first["unseen_classes"],
                            "unseen_clips": first["unseen_clips"], "temporal_pairs": first["temporal_pairs"],
                            "retrieval_items": first["retrieval_items"]}
     out["table_rows"] = table_rows(out)
@@ -76,7 +76,7 @@ def table_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     """Rows for ``results/audio/table.tsv`` (``domains.audio.table`` convention): the five headline scores per
     stage, then their chance levels."""
     n_unseen = len(metrics["unseen_classes"])
-    dataset = f"esc50 ({n_unseen} unseen classes)"
+    dataset = f"{metrics['dataset']} ({n_unseen} unseen classes)"
     counts = {"zs_top1": metrics["unseen_clips"], "zs_top5": metrics["unseen_clips"],
               "a2t_r1": metrics["retrieval_items"], "t2a_r1": metrics["retrieval_items"],
               "temporal_acc": metrics["temporal_pairs"]}
@@ -148,8 +148,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--metrics", type=Path, default=None)
     p.add_argument("--confusion", type=Path, default=None)
     p.add_argument("--temporal", type=Path, default=None)
+    p.add_argument("--dataset", default="esc50", help="the data set's name in the table (audio.clap.dataset)")
     args = p.parse_args(argv)
-    metrics = collect(args.evals, args.runs)
+    metrics = collect(args.evals, args.runs, args.dataset)
     if args.metrics:
         write_json(args.metrics, metrics)
     if args.confusion:

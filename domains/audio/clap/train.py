@@ -180,10 +180,9 @@ def train(stage: str, meta: Path, captions: Path, out: Path, hp: dict[str, Any],
     split = class_split(names_targets, sp["unseen_classes"], sp["seed"], sp["val_fold"], sp["max_classes"])
     if split.to_json() != table.blob["split"]:
         raise InputError(f"{captions}: built for another class split (rebuild the caption table)")
-    folds = tuple(f for f in range(1, 6) if f != split.val_fold)
     t0 = time.perf_counter()
-    clips, _ = load_clips(meta, hp["features"]["sample_rate"], hp["features"]["clip_seconds"], split.seen, folds,
-                          tr["limit_per_class"], min_samples=hp["features"]["n_fft"])
+    clips, _ = load_clips(meta, hp["features"]["sample_rate"], hp["features"]["clip_seconds"], split.seen, None,
+                          tr["limit_per_class"], min_samples=hp["features"]["n_fft"], exclude_folds=(split.val_fold,))
     load_seconds = time.perf_counter() - t0
     composer = Composer(clips.waves, clips.targets, table.index, seed, tr["overlay_fraction"])
     fractions = {k: float(st[k]) for k in ("single", "set", "seq")}
@@ -239,7 +238,7 @@ def train(stage: str, meta: Path, captions: Path, out: Path, hp: dict[str, Any],
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m domains.audio.clap.train", description=__doc__.split("\n\n")[0])
     p.add_argument("--stage", required=True, choices=STAGES)
-    p.add_argument("--meta", required=True, type=Path, help="ESC-50 meta.csv (the fetch rule's output)")
+    p.add_argument("--meta", required=True, type=Path, help="ESC-50 meta.csv (the fetch rule's output) or a user's clip table")
     p.add_argument("--captions", required=True, type=Path, help="caption table of python -m domains.audio.clap.text")
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--init", type=Path, default=None, help="model.pt of the previous stage")

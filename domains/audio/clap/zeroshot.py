@@ -188,7 +188,7 @@ def evaluate(model_path: Path, meta: Path, captions: Path, threads: int | None =
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m domains.audio.clap.zeroshot", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", required=True, type=Path, help="model.pt of a CLAP stage")
-    p.add_argument("--meta", required=True, type=Path, help="ESC-50 meta.csv")
+    p.add_argument("--meta", required=True, type=Path, help="ESC-50 meta.csv or a user's clip table")
     p.add_argument("--captions", required=True, type=Path, help="caption table of python -m domains.audio.clap.text")
     p.add_argument("--out", required=True, type=Path, help="evaluation JSON")
     p.add_argument("--config", action="append", type=Path)

@@ -2,17 +2,20 @@
 
     python -m domains.audio.data.prepare --dataset esc50 --meta resources/audio/esc50/meta.csv \
         --out results/audio/features/esc50.npz [--hparams '{"esc50": {...}}'] [--config FILE] [--threads 1]
+    python -m domains.audio.data.prepare --dataset mybirds --meta mydata/clips.csv --out mybirds.npz
 
 Settings: the ``audio.data`` section of config/config.yaml (and ``--config`` files) with ``--hparams`` (JSON) merged
-on top (:func:`ssl_core.config.resolve_section`); the data set's own subsection gives the sample rate, the clip
-length and the log-mel parameters (:class:`domains.audio.data.features.LogMelConfig`).
+on top (:func:`ssl_core.config.resolve_section`); the data set's own subsection (``user`` for a user's data set:
+any name other than esc50 and fsdd, whose ``--meta`` is its clip table, ``readers.read_user_meta``) gives the
+sample rate, the clip length and the log-mel parameters (:class:`domains.audio.data.features.LogMelConfig`).
 
 Per clip: ``load_audio`` (soundfile, mono, resampled to the configured rate), then zero-padded at the end or
 centre-cropped to ``clip_seconds``, then ``log_mel``. Written arrays (``numpy.load(path)``):
 
-- ``mels`` [N, n_mels, frames] (float16 by default, ``dtype``), ``labels`` [N] (ESC-50 target 0-49; FSDD digit),
-  ``classes`` (label names), ``filenames``, ``fold`` (ESC-50 fold 1-5; -1 for FSDD), ``split`` (FSDD
-  ``train``/``test``; ESC-50 ``fold<k>``), ``esc10`` (bool), ``speaker`` (FSDD; empty for ESC-50),
+- ``mels`` [N, n_mels, frames] (float16 by default, ``dtype``), ``labels`` [N] (ESC-50 target 0-49; FSDD digit;
+  a user's data set: the label's index in the sorted label names), ``classes`` (label names), ``filenames``,
+  ``fold`` (ESC-50 and user data: fold 1-k; -1 for FSDD), ``split`` (FSDD ``train``/``test``; else ``fold<k>``),
+  ``esc10`` (bool), ``speaker`` (FSDD; empty otherwise),
   ``durations`` (seconds before padding/cropping), ``config`` (JSON of the parameters used),
 - counts: ``n_listed`` (metadata rows), ``n_missing`` (rows without a file: counted skip), ``n_short`` (clips
   shorter than one STFT window, ``n_fft`` samples after resampling: counted skip), ``skipped`` (their names).
@@ -40,14 +43,14 @@ from ssl_core.runtime import set_threads
 from domains.audio.data.readers import fix_length, load_audio, read_meta
 from domains.audio.data.features import LogMelConfig, log_mel
 
-DATASETS = ("esc50", "fsdd")
+DATASETS = ("esc50", "fsdd")  # shipped; any other name is a user's data set (settings section ``user``)
 ESC50_RATES = (16000, 44100)  # mirror (16 kHz .ogg) and upstream (44.1 kHz .wav)
 
 
 def dataset_params(dataset: str, hparams: dict) -> dict:
     """The data set's subsection of ``audio.data``: ``hparams`` (the section or any part of it) merged over
     config/config.yaml's section (:func:`ssl_core.config.resolve_section`), validated against the schema."""
-    return resolve_section(("audio", "data"), None, json.dumps(hparams))[dataset]
+    return resolve_section(("audio", "data"), None, json.dumps(hparams))[dataset if dataset in DATASETS else "user"]
 
 
 def centre_fix(wave: np.ndarray, n: int) -> np.ndarray:
@@ -76,9 +79,14 @@ def prepare(dataset: str, meta_path: Path, hparams: dict, *, batch: int = 64, li
             allowed = (int(row.sample_rate),)
         elif dataset == "esc50":
             allowed = ESC50_RATES
-        else:
+        else:  # FSDD without recorded rates, a user's clips: any rate, resampled
             allowed = None
-        wave = load_audio(row.path, cfg.sample_rate, allowed_rates=allowed)
+        try:
+            wave = load_audio(row.path, cfg.sample_rate, allowed_rates=allowed)
+        except InputError as exc:
+            if dataset in DATASETS:
+                raise
+            raise InputError(f"{meta_path}: line {i + 2}: {exc}") from None  # a user's table: name its line too
         if wave.shape[0] < cfg.n_fft:
             short.append(row.filename)
             continue
@@ -101,6 +109,14 @@ def prepare(dataset: str, meta_path: Path, hparams: dict, *, batch: int = 64, li
         fold = used["fold"].to_numpy()
         split = np.array([f"fold{k}" for k in fold])
         esc10 = used["esc10"].to_numpy(dtype=bool)
+        speaker = np.array([""] * len(used))
+    elif dataset not in DATASETS:  # a user's data set (readers.read_user_meta)
+        labels = used["target"].to_numpy()
+        names = meta.drop_duplicates("target").sort_values("target")
+        classes = names["label"].to_numpy()
+        fold = used["fold"].to_numpy()
+        split = np.array([f"fold{k}" for k in fold])
+        esc10 = np.zeros(len(used), dtype=bool)
         speaker = np.array([""] * len(used))
     else:
         labels = used["digit"].to_numpy()
@@ -136,8 +152,9 @@ def write_npz(dest: Path, arrays: dict) -> None:
 @report_input_errors
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m domains.audio.data.prepare", description=__doc__.split("\n\n")[0])
-    p.add_argument("--dataset", required=True, choices=DATASETS)
-    p.add_argument("--meta", required=True, type=Path, help="meta.csv written by domains.audio.data.fetch")
+    p.add_argument("--dataset", required=True, help="esc50, fsdd, or the name of a user's data set")
+    p.add_argument("--meta", required=True, type=Path,
+                   help="meta.csv written by domains.audio.data.fetch, or a user's clip table (file,label[,fold][,caption])")
     p.add_argument("--out", required=True, type=Path, help="output .npz")
     p.add_argument("--hparams", default=None, help="JSON object merged over the audio.data config section")
     p.add_argument("--config", action="append", type=Path,

@@ -5,6 +5,10 @@ Two layouts, the ones ``domains.audio.data.fetch`` writes (and the mirror holds)
     <dir>/meta.csv + <dir>/audio/<filename>         ESC-50 (mirror: 16 kHz .ogg; upstream: 44.1 kHz .wav)
     <dir>/meta.csv + <dir>/recordings/<filename>    FSDD (mirror: 8 kHz .flac; upstream: .wav)
 
+and a user's own clips (``audio.user_datasets``): one CSV with the columns ``file, label[, fold][, caption]``,
+each ``file`` a path relative to the CSV's folder, any format soundfile reads, any sample rate
+(:func:`read_user_meta`).
+
 Bad-input policy (also in ``domains/audio/README.md``):
 
 - a metadata file that is missing, not CSV, lacks a column, has an empty or non-integer fold/target/digit/index,
@@ -16,6 +20,11 @@ Bad-input policy (also in ``domains/audio/README.md``):
 - a file whose sample rate differs from the requested one is resampled (``torchaudio.functional.resample``); a
   rate outside ``allowed_rates`` (e.g. the 8 kHz that FSDD's metadata promises) is an :class:`InputError`;
 - a clip shorter than the analysis window is a counted skip in ``prepare`` (see there), not an error here.
+
+A user's clip table is stricter (nothing is skipped): an unknown or missing column, an empty or duplicate file,
+a path that is absolute or leaves the CSV's folder, a file that does not exist, an empty label, a label with one
+clip, a fold that is not a positive integer, or two captions for one label is an :class:`InputError` naming the
+file and line.
 """
 
 from __future__ import annotations
@@ -38,6 +47,10 @@ __all__ = [
     "read_esc50_meta",
     "read_fsdd_meta",
     "read_meta",
+    "read_user_meta",
+    "read_clip_table",
+    "USER_COLUMNS",
+    "USER_FOLDS",
     "load_audio",
     "fix_length",
 ]
@@ -45,17 +58,25 @@ __all__ = [
 ESC50_COLUMNS = ["filename", "fold", "target", "category", "esc10", "path"]
 FSDD_COLUMNS = ["filename", "digit", "speaker", "index", "split", "path"]
 AUDIO_DIRS = {"esc50": "audio", "fsdd": "recordings"}
+USER_COLUMNS = ("file", "label", "fold", "caption")  # a user's clip table: file and label required
+USER_FOLDS = 5  # a user table without a fold column: each label's clips dealt into folds 1-5 (seeded)
+USER_FOLD_SEED = 0
 FSDD_TEST_INDICES = range(0, 5)  # upstream convention: recordings with index 0-4 are the test set
 
 
-def _read_csv(path: Path, required: list[str]) -> pd.DataFrame:
+def _load_table(path: Path, what: str) -> pd.DataFrame:
+    """A CSV file as strings (nothing read as NaN); one InputError line when it is missing or not CSV."""
     if not path.is_file():
-        raise InputError(f"{path}: metadata file not found")
+        raise InputError(f"{path}: {what} not found")
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        return pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{path}: not a readable CSV table ({first})") from None
+
+
+def _read_csv(path: Path, required: list[str]) -> pd.DataFrame:
+    df = _load_table(path, "metadata file")
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise InputError(f"{path}: missing column(s) {', '.join(missing)} (has {', '.join(map(str, df.columns))})")
@@ -183,12 +204,103 @@ def read_fsdd_meta(path: str | os.PathLike[str], *, drop_missing: bool = True) -
 
 
 def read_meta(dataset: str, path: str | os.PathLike[str], *, drop_missing: bool = True) -> pd.DataFrame:
-    """:func:`read_esc50_meta` or :func:`read_fsdd_meta` by data set name."""
+    """:func:`read_esc50_meta` or :func:`read_fsdd_meta` by data set name; any other name is a user's data set
+    (:func:`read_user_meta`, which skips nothing)."""
     if dataset == "esc50":
         return read_esc50_meta(path, drop_missing=drop_missing)
     if dataset == "fsdd":
         return read_fsdd_meta(path, drop_missing=drop_missing)
-    raise InputError(f"unknown audio data set {dataset!r} (known: esc50, fsdd)")
+    return read_user_meta(path)
+
+
+def read_user_meta(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """A user's clip table (``audio.user_datasets``) in ESC-50's layout, so every stage reads it like ESC-50.
+
+    The CSV has the columns ``file`` (a path relative to the CSV's folder) and ``label``, and optionally ``fold``
+    (a positive integer; without it each label's clips are dealt into folds 1-5 in a seeded random order, seed 0)
+    and ``caption`` (the text CLAP pairs with the label's clips; default: the label, ``_`` read as a space; one
+    caption per label). Returned columns: filename (the ``file`` entry), fold, target (the label's index in the
+    sorted label names), category (the caption), esc10 (False), path, label. Every error of the module docstring's
+    user-table list raises :class:`InputError` naming the file and line.
+    """
+    path = Path(path)
+    df = _load_table(path, "clip table")
+    columns = [str(c).strip() for c in df.columns]
+    unknown = [c for c in columns if c not in USER_COLUMNS]
+    if unknown:
+        raise InputError(f"{path}: line 1: unknown column {unknown[0]!r} (allowed: {', '.join(USER_COLUMNS)})")
+    missing = [c for c in ("file", "label") if c not in columns]
+    if missing:
+        raise InputError(f"{path}: line 1: missing column(s) {', '.join(missing)} (a clip table has file, label"
+                         f"[, fold][, caption])")
+    if len(set(columns)) != len(columns):
+        raise InputError(f"{path}: line 1: a column appears twice")
+    df.columns = columns
+    if df.empty:
+        raise InputError(f"{path}: no rows")
+    df = df.apply(lambda col: col.str.strip())
+    root = path.parent.resolve()
+    paths, seen = [], {}
+    for i, name in enumerate(df["file"]):
+        line = i + 2
+        if not name:
+            raise InputError(f"{path}: line {line}: empty file")
+        if name in seen:
+            raise InputError(f"{path}: line {line}: file {name!r} listed twice (first on line {seen[name]})")
+        seen[name] = line
+        if Path(name).is_absolute():
+            raise InputError(f"{path}: line {line}: file {name!r} is an absolute path (give it relative to {root})")
+        full = (root / name).resolve()
+        if not full.is_relative_to(root):
+            raise InputError(f"{path}: line {line}: file {name!r} leaves the table's folder {root}")
+        if not full.is_file():
+            raise InputError(f"{path}: line {line}: file {name!r} not found ({full})")
+        paths.append(str(full))
+    labels = df["label"]
+    if (labels == "").any():
+        raise InputError(f"{path}: line {int(np.flatnonzero((labels == '').to_numpy())[0]) + 2}: empty label")
+    counts = labels.value_counts()
+    single = counts[counts < 2]
+    if not single.empty:
+        i = int(np.flatnonzero((labels == single.index[0]).to_numpy())[0])
+        raise InputError(f"{path}: line {i + 2}: label {single.index[0]!r} has one clip (each label needs two)")
+    names = sorted(counts.index)
+    if len(names) < 2:
+        raise InputError(f"{path}: one label ({names[0]!r}); a classifier needs two or more")
+    if "fold" in df.columns:
+        fold = _int_column(df, "fold", path, 1, None)
+    else:
+        rng = np.random.default_rng(USER_FOLD_SEED)
+        fold = pd.Series(0, index=df.index, dtype=int)
+        for name in names:
+            rows = rng.permutation(np.flatnonzero((labels == name).to_numpy()))
+            fold.iloc[rows] = np.arange(len(rows)) % USER_FOLDS + 1
+    default = labels.str.replace("_", " ")
+    caption = df["caption"].where(df["caption"] != "", default) if "caption" in df.columns else default
+    captions: dict[str, tuple[str, int]] = {}
+    for i, (label, text) in enumerate(zip(labels, caption)):
+        if label in captions and captions[label][0] != text:
+            raise InputError(f"{path}: line {i + 2}: label {label!r} has a second caption {text!r} (line "
+                             f"{captions[label][1]}: {captions[label][0]!r}); give one caption per label")
+        captions.setdefault(label, (text, i + 2))
+    target = {name: k for k, name in enumerate(names)}
+    out = pd.DataFrame({
+        "filename": df["file"], "fold": fold.astype(int), "target": labels.map(target).astype(int),
+        "category": caption, "esc10": False, "path": paths, "label": labels,
+    })
+    out.attrs["missing"] = []
+    return out
+
+
+def read_clip_table(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """ESC-50's metadata (:func:`read_esc50_meta`) or, when the table has a ``label`` column, a user's clip table
+    (:func:`read_user_meta`): the CLAP stages take either as ``--meta``."""
+    path = Path(path)
+    try:
+        header = pd.read_csv(path, dtype=str, nrows=0).columns
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
+        header = []
+    return read_user_meta(path) if "label" in [str(c).strip() for c in header] else read_esc50_meta(path)
 
 
 def load_audio(

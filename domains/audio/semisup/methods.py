@@ -5,9 +5,15 @@ loading torch. A run's ``audio.semisup`` settings (the data set's ``dataset_over
 ``ssl_core.config.resolve_section(("audio", "semisup"), ..., dataset)``.
 """
 
-__all__ = ["SEMISUP_DATASETS", "METHODS", "SUPERVISED_METHODS", "PRETRAINED_METHODS", "SELF_TRAINING_METHODS"]
+__all__ = ["SEMISUP_DATASETS", "features_dataset", "METHODS", "SUPERVISED_METHODS", "PRETRAINED_METHODS", "SELF_TRAINING_METHODS"]
 
 SEMISUP_DATASETS = {"esc10": "esc50", "fsdd": "fsdd"}  # semi-supervised data set -> features file it is cut from
+
+
+def features_dataset(dataset: str) -> str:
+    """The data set whose features file a semi-supervised data set is cut from (a user data set: its own)."""
+    return SEMISUP_DATASETS.get(dataset, dataset)
+
 
 METHODS = ("supervised_10", "supervised_100", "imix_finetune", "mixmatch", "fixmatch", "fixmatch_mixup",
            "selftrain_mixup")

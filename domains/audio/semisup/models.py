@@ -68,7 +68,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from domains.audio.data.features import spec_augment
-from domains.audio.semisup.methods import (METHODS, PRETRAINED_METHODS, SELF_TRAINING_METHODS, SEMISUP_DATASETS,
+from domains.audio.semisup.methods import (METHODS, PRETRAINED_METHODS, SELF_TRAINING_METHODS,
                                        SUPERVISED_METHODS)
 from ssl_core.errors import InputError
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
@@ -111,10 +111,8 @@ def pool_frames(x: np.ndarray, time_pool: int) -> np.ndarray:
 
 
 def load_semisup_data(features: Path, dataset: str, time_pool: int = 1) -> SemisupData:
-    """ESC-10 (the ``esc10`` clips of the ESC-50 features, targets renumbered 0-9) or FSDD, frames average-pooled
-    by ``time_pool``."""
-    if dataset not in SEMISUP_DATASETS:
-        raise InputError(f"unknown semi-supervised data set {dataset!r} (known: {', '.join(SEMISUP_DATASETS)})")
+    """ESC-10 (the ``esc10`` clips of the ESC-50 features, targets renumbered 0-9), FSDD, or a user's data set (every
+    clip of its features file; ``group`` its fold), frames average-pooled by ``time_pool``."""
     try:
         d = np.load(features)
         arrays = {k: d[k] for k in ("mels", "labels", "classes", "fold", "split", "esc10", "filenames")}
@@ -130,7 +128,7 @@ def load_semisup_data(features: Path, dataset: str, time_pool: int = 1) -> Semis
         keep = np.ones(len(arrays["labels"]), dtype=bool)
         y = arrays["labels"]
         classes = [str(c) for c in arrays["classes"]]
-        group = (arrays["split"] == "train").astype(np.int64)
+        group = (arrays["split"] == "train").astype(np.int64) if dataset == "fsdd" else arrays["fold"]
     if keep.sum() == 0:
         raise InputError(f"{features}: no {dataset} clips")
     x = pool_frames(arrays["mels"][keep].astype(np.float32), time_pool)
@@ -142,7 +140,7 @@ def split_run(data: SemisupData, dataset: str, fold: int, seed: int, label_fract
               val_fraction: float) -> dict[str, np.ndarray]:
     """Indices of ``labelled``, ``unlabelled``, ``val`` and ``test`` clips for one run.
 
-    Test: ESC-10 fold ``fold``; FSDD the upstream test set (``fold`` 0). Validation: ``val_fraction`` of the
+    Test: ESC-10 or a user data set's fold ``fold``; FSDD the upstream test set (``fold`` 0). Validation: ``val_fraction`` of the
     training clips, stratified, never trained on. Labelled: ``max(1, round(label_fraction * n_c))`` clips of each
     class ``c`` of the remaining training clips, drawn with ``seed`` (and the fold); the rest is unlabelled.
     """
@@ -151,11 +149,18 @@ def split_run(data: SemisupData, dataset: str, fold: int, seed: int, label_fract
             raise InputError(f"ESC-10 test fold must be 1-5, got {fold}")
         test = np.flatnonzero(data.group == fold)
         train = np.flatnonzero(data.group != fold)
-    else:
+    elif dataset == "fsdd":
         if fold != 0:
             raise InputError(f"FSDD has one fixed split (fold 0), got fold {fold}")
         test = np.flatnonzero(data.group == 0)
         train = np.flatnonzero(data.group == 1)
+    else:
+        folds = sorted(set(data.group.tolist()))
+        if fold not in folds or len(folds) < 2:
+            raise InputError(f"{dataset}: test fold {fold} is not one of its clip table's folds "
+                             f"({', '.join(map(str, folds))}; training needs another)")
+        test = np.flatnonzero(data.group == fold)
+        train = np.flatnonzero(data.group != fold)
     rng = np.random.default_rng([seed, fold, 7919])
     val, labelled, unlabelled = [], [], []
     for c in np.unique(data.y[train]):

@@ -42,8 +42,8 @@ from ssl_core.config import resolve_section
 from ssl_core.errors import InputError, report_input_errors
 from ssl_core.training import Compute, add_training_arguments, fingerprint, fit, resolve_compute, start_run
 
-from domains.audio.settings import semisup_parts
-from domains.audio.semisup.models import (SEMISUP_DATASETS, Augment, IMixPretraining, SmallCNN, SemisupData, StepLoader,
+from domains.audio.settings import runs_key, semisup_parts
+from domains.audio.semisup.models import (Augment, IMixPretraining, SmallCNN, SemisupData, StepLoader,
                                    load_semisup_data, normalise_bands, pool_frames, split_run)
 
 __all__ = ["trunk_settings", "pretrain_clips", "pretrain_run", "load_trunk", "epoch_steps"]
@@ -61,7 +61,7 @@ def epoch_steps(steps: int, most: int = EPOCH_STEPS) -> int:
 def trunk_settings(hp: dict, dataset: str, fold: int, seed: int) -> dict:
     """Everything a pretrained trunk depends on; ``semisup.train`` refuses a trunk whose settings differ from its own."""
     return {"dataset": dataset, "fold": fold, "seed": seed, "pretrain": hp["pretrain"],
-            "channels": hp["model"]["channels"], "augment": hp["augment"], "time_pool": hp[dataset]["time_pool"],
+            "channels": hp["model"]["channels"], "augment": hp["augment"], "time_pool": hp[runs_key(dataset)]["time_pool"],
             "label_fraction": hp["label_fraction"], "val_fraction": hp["val_fraction"]}
 
 
@@ -78,7 +78,9 @@ def pretrain_clips(features: Path, dataset: str, fold: int, data: SemisupData, p
     try:
         d = np.load(features)
         filenames = d["filenames"]
-        in_test_split = d["fold"] == fold if dataset == "esc10" else d["split"] == "test"
+        # a user data set's features hold only its clips: the run's test and validation clips are all of held_out
+        in_test_split = (d["fold"] == fold if dataset == "esc10" else d["split"] == "test" if dataset == "fsdd"
+                         else np.zeros(len(filenames), dtype=bool))
         mels = d["mels"]
     except (OSError, KeyError, ValueError) as exc:
         raise InputError(f"{features}: not a features file written by domains.audio.data.prepare ({exc})") from None
@@ -103,7 +105,7 @@ def pretrain_run(features: Path, dataset: str, fold: int, seed: int, hp: dict, o
     settings = trunk_settings(hp, dataset, fold, seed)
     fp = fingerprint(settings, seed, {"features": features}, compute)
     start_run(seed, threads)
-    time_pool = hp[dataset]["time_pool"]
+    time_pool = hp[runs_key(dataset)]["time_pool"]
     if data is None:
         data = load_semisup_data(features, dataset, time_pool)
     parts = split_run(data, dataset, fold, seed, hp["label_fraction"], hp["val_fraction"])
@@ -148,8 +150,8 @@ def load_trunk(trunk: Path, settings: dict) -> tuple[dict, dict]:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m domains.audio.semisup.pretrain", description=__doc__.split("\n\n")[0])
     p.add_argument("--features", required=True, type=Path, help="features .npz written by domains.audio.data.prepare")
-    p.add_argument("--dataset", required=True, choices=sorted(SEMISUP_DATASETS))
-    p.add_argument("--fold", required=True, type=int, help="ESC-10 test fold 1-5; FSDD: 0")
+    p.add_argument("--dataset", required=True, help="esc10, fsdd or a user data set (audio.user_datasets)")
+    p.add_argument("--fold", required=True, type=int, help="ESC-10 test fold 1-5; FSDD: 0; a user data set: its fold")
     p.add_argument("--seed", required=True, type=int)
     p.add_argument("--out", required=True, type=Path)
     add_training_arguments(p)  # --hparams: JSON merged over the data set's audio.semisup section

@@ -48,8 +48,8 @@ from ssl_core.errors import InputError, report_input_errors
 from ssl_core.losses import balanced_pseudo_labels
 from ssl_core.training import Compute, FitResult, add_training_arguments, fingerprint, fit, resolve_compute, start_run
 
-from domains.audio.settings import semisup_parts
-from domains.audio.semisup.models import (METHODS, SELF_TRAINING_METHODS, SEMISUP_DATASETS, SemiSupervised, SemisupData, StepLoader,
+from domains.audio.settings import runs_key, semisup_parts
+from domains.audio.semisup.models import (METHODS, SELF_TRAINING_METHODS, SemiSupervised, SemisupData, StepLoader,
                                    load_semisup_data, needs_trunk, normalise_bands, split_run)
 from domains.audio.semisup.pretrain import load_trunk, trunk_settings
 
@@ -83,7 +83,7 @@ def train_run(features: Path, dataset: str, method: str, fold: int, seed: int, h
     teacher_fp = fp("teacher") if method in SELF_TRAINING_METHODS else None
     start_run(seed, threads)
     if data is None:
-        data = load_semisup_data(features, dataset, hp[dataset]["time_pool"])
+        data = load_semisup_data(features, dataset, hp[runs_key(dataset)]["time_pool"])
     parts = split_run(data, dataset, fold, seed, hp["label_fraction"], hp["val_fraction"])
     if method == "supervised_100":
         parts["labelled"] = np.sort(np.concatenate([parts["labelled"], parts["unlabelled"]]))
@@ -170,9 +170,9 @@ def _last_val_error(frame: pd.DataFrame) -> float | None:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m domains.audio.semisup.train", description=__doc__.split("\n\n")[0])
     p.add_argument("--features", required=True, type=Path, help="features .npz written by domains.audio.data.prepare")
-    p.add_argument("--dataset", required=True, choices=sorted(SEMISUP_DATASETS))
+    p.add_argument("--dataset", required=True, help="esc10, fsdd or a user data set (audio.user_datasets)")
     p.add_argument("--method", required=True, choices=METHODS)
-    p.add_argument("--fold", required=True, type=int, help="ESC-10 test fold 1-5; FSDD: 0")
+    p.add_argument("--fold", required=True, type=int, help="ESC-10 test fold 1-5; FSDD: 0; a user data set: its fold")
     p.add_argument("--seed", required=True, type=int)
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--trunk", type=Path, help="trunk.pt from domains.audio.semisup.pretrain (methods that use unlabelled "

@@ -2,22 +2,27 @@
 and each trained variant; MRR and Recall@1/5/10.
 
     python -m domains.code.cocosoda.evaluate --benchmark resources/code/cosqa_retrieval --name cosqa_retrieval \
-        --tokenizer results/code/tokenizer.json --init results/code/train/cocosoda/encoder_init.pt \
-        --trained cocosoda=results/code/train/cocosoda/encoder.pt [--trained no_sda=...] \
+        --init results/code/train/cocosoda/encoder_init.pt --trained cocosoda=results/code/train/cocosoda/encoder.pt \
+        [--trained pretrained=results/code/train/pretrained_cocosoda/encoder_init.pt] [--trained no_sda=...] \
         --metrics results/code/cosqa_retrieval/metrics.json [--config ...] [--hparams JSON]
 
 BM25 is ``bm25s`` (Lucene variant, its default tokenizer and the configured stop words) over the candidates' raw
 text (row ``bm25``) and over the candidates with identifiers split into words (row ``bm25_split``, the stronger
-baseline: ``read_file`` matches the query word "file"); a query that tokenises to nothing (bm25s would crash) scores 0 against every candidate. Neural rows embed
-queries and candidates (:func:`domains.code.cocosoda.model.encode_texts`) and rank by cosine similarity. The rank of the
-gold candidate counts the candidates scoring strictly higher plus half of those tying with it (the expected rank
-under random tie-breaking), so a method that scores everything equal gets the chance MRR, not a perfect one.
+baseline: ``read_file`` matches the query word "file"); a query that tokenises to nothing (bm25s would crash)
+scores 0 against every candidate. Neural rows embed queries and candidates (:func:`domains.code.cocosoda.model.
+encode_texts`, each encoder file with its own tokenizer and token windows) and rank by cosine similarity; the row
+``pretrained`` is the pretrained checkpoint before fine-tuning (zero-shot), ``pretrained_cocosoda`` after. The
+rank of the gold candidate counts the candidates scoring strictly higher plus half of those tying with it (the
+expected rank under random tie-breaking), so a method that scores everything equal gets the chance MRR, not a
+perfect one.
 
 ``metrics.json``: the trained full model's ``mrr``, ``recall_at_1``, ``recall_at_5``, ``recall_at_10`` at the
 top level, every row under ``rows`` (``bm25``, ``untrained``, ``cocosoda``, ``no_sda``, ...), the counts of
 queries and candidates and of queries skipped for having no matching candidate. Extra row ``hybrid_rrf``: reciprocal rank fusion of
 ``bm25_split`` and the trained CoCoSoDa model (parameter-free, k = 60), reported beside, never instead of, the
-required rows.
+required rows. ``paired``: for each comparison of :data:`COMPARISONS` whose two rows exist, keyed by the first, the
+MRR difference and its 95 % paired bootstrap interval over queries (:func:`paired_bootstrap`, ``eval.
+bootstrap_samples`` resamples) and the verdict: ``win`` (interval above zero), ``loss`` (below) or ``tie``.
 """
 
 from __future__ import annotations
@@ -35,14 +40,17 @@ from scipy.stats import rankdata
 from domains.code.data.benchmark import Benchmark, load_benchmark
 from domains.code.data.lexer import code_tokens, encoder_text, query_tokens, split_identifiers
 from domains.code.cocosoda.model import encode_texts, load_encoders
-from domains.code.cocosoda.tokenizer import load_tokenizer
 from domains.code.settings import STAGE_PARTS
 from ssl_core.atomic import write_json
 from ssl_core.config import resolve_section
-from ssl_core.errors import InputError, report_input_errors
+from ssl_core.errors import report_input_errors
 from ssl_core.runtime import set_threads
 
-__all__ = ["gold_ranks", "retrieval_metrics", "bm25_scores", "encoder_scores", "evaluate", "main"]
+__all__ = ["COMPARISONS", "gold_ranks", "retrieval_metrics", "paired_bootstrap", "bm25_scores", "encoder_scores",
+           "evaluate", "main"]
+
+# (method, the row it must beat) of every target comparison; each gets a paired bootstrap interval.
+COMPARISONS = (("cocosoda", "bm25_split"), ("pretrained_cocosoda", "pretrained"))
 
 
 def gold_ranks(scores: np.ndarray, gold: np.ndarray) -> np.ndarray:
@@ -68,6 +76,26 @@ def retrieval_metrics(ranks: np.ndarray) -> dict[str, float]:
             **{f"recall_at_{k}": float(np.mean(ranks <= k)) for k in (1, 5, 10)}}
 
 
+def paired_bootstrap(a: np.ndarray, b: np.ndarray, samples: int, seed: int = 0, level: float = 0.95,
+                     chunk: int = 1000) -> dict[str, float | str]:
+    """Paired bootstrap over queries of ``mean(a) - mean(b)``, where ``a`` and ``b`` are two systems' per-query
+    scores on the same queries (reciprocal ranks: the MRR difference). Each of ``samples`` resamples draws the
+    queries with replacement (``numpy.random.default_rng(seed).integers``, ``chunk`` resamples at a time) and
+    takes the same queries for both systems; the interval is the percentile one at ``level``. ``verdict``: ``win``
+    when the interval lies above zero, ``loss`` below, else ``tie``."""
+    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    if d.ndim != 1 or not len(d):
+        raise ValueError(f"paired_bootstrap needs two equal-length 1-D arrays, got difference shape {d.shape}")
+    rng = np.random.default_rng(seed)
+    means = np.empty(samples)
+    for start in range(0, samples, chunk):
+        k = min(chunk, samples - start)
+        means[start : start + k] = d[rng.integers(0, len(d), size=(k, len(d)))].mean(1)
+    low, high = (float(x) for x in np.quantile(means, [(1 - level) / 2, (1 + level) / 2]))
+    return {"diff": float(d.mean()), "low": low, "high": high,
+            "verdict": "win" if low > 0 else "loss" if high < 0 else "tie"}
+
+
 def bm25_scores(bench: Benchmark, stopwords: str | None, split: bool = False) -> np.ndarray:
     """``(queries, candidates)`` BM25 scores (bm25s); empty queries score 0 everywhere. ``split``: candidates'
     identifiers are split into words first (``read_file``/``readFile`` -> ``read file``)."""
@@ -83,39 +111,42 @@ def bm25_scores(bench: Benchmark, stopwords: str | None, split: bool = False) ->
     return out
 
 
-def encoder_scores(path: Path, tokenizer, bench: Benchmark, model: dict[str, Any], batch_size: int,
-                   texts: tuple[list[str], list[str]]) -> tuple[np.ndarray, dict[str, float]]:
-    """Cosine scores of one saved encoder pair, and its encode throughput (items/s)."""
-    q_enc, c_enc = load_encoders(path)
+def encoder_scores(path: Path, batch_size: int, texts: tuple[list[str], list[str]]
+                   ) -> tuple[np.ndarray, dict[str, float]]:
+    """Cosine scores of one saved encoder file (queries x candidates, with its tokenizer and windows), and its
+    encode throughput (items/s)."""
+    enc = load_encoders(path)
     t0 = time.perf_counter()
-    ce = encode_texts(c_enc, tokenizer, texts[1], model["max_code_tokens"], batch_size)
+    ce = encode_texts(enc.code, enc.tokenizer, texts[1], enc.max_code_tokens, batch_size)
     t1 = time.perf_counter()
-    qe = encode_texts(q_enc, tokenizer, texts[0], model["max_query_tokens"], batch_size)
+    qe = encode_texts(enc.query, enc.tokenizer, texts[0], enc.max_query_tokens, batch_size)
     t2 = time.perf_counter()
     speed = {"code_per_second": len(texts[1]) / (t1 - t0), "queries_per_second": len(texts[0]) / (t2 - t1)}
     return qe @ ce.T, speed
 
 
-def evaluate(bench: Benchmark, tokenizer_path: Path, init: Path | None, trained: dict[str, Path],
-             hp: dict[str, Any]) -> dict[str, Any]:
-    rows: dict[str, dict[str, float]] = {}
+def evaluate(bench: Benchmark, init: Path | None, trained: dict[str, Path], hp: dict[str, Any]) -> dict[str, Any]:
+    ranks: dict[str, np.ndarray] = {}
     gold = np.asarray(bench.gold)
     bm25 = {}
     for name, split in (("bm25", False), ("bm25_split", True)):
         bm25[name] = bm25_scores(bench, hp["eval"]["bm25_stopwords"], split)
-        rows[name] = retrieval_metrics(gold_ranks(bm25[name], gold))
+        ranks[name] = gold_ranks(bm25[name], gold)
     speeds = {}
     if init is not None or trained:
-        tok = load_tokenizer(tokenizer_path)
         texts = ([encoder_text([t for _, t in query_tokens(q)]) for q in bench.queries],
                  [encoder_text([t for _, t in code_tokens(c)]) for c in bench.codes])
         for name, path in ([("untrained", init)] if init else []) + list(trained.items()):
-            scores, speeds[name] = encoder_scores(path, tok, bench, hp["model"], hp["eval"]["batch_size"], texts)
-            rows[name] = retrieval_metrics(gold_ranks(scores, gold))
+            scores, speeds[name] = encoder_scores(path, hp["eval"]["batch_size"], texts)
+            ranks[name] = gold_ranks(scores, gold)
             if name == "cocosoda":  # extra row, never a replacement for the required ones
-                rows["hybrid_rrf"] = retrieval_metrics(gold_ranks(rrf_scores(bm25["bm25_split"], scores), gold))
+                ranks["hybrid_rrf"] = gold_ranks(rrf_scores(bm25["bm25_split"], scores), gold)
+    rows = {name: retrieval_metrics(r) for name, r in ranks.items()}
+    paired = {ours: {"vs": base, **paired_bootstrap(1.0 / ranks[ours], 1.0 / ranks[base],
+                                                    hp["eval"]["bootstrap_samples"])}
+              for ours, base in COMPARISONS if ours in ranks and base in ranks}
     main_row = "cocosoda" if "cocosoda" in rows else next(iter(trained), "bm25")
-    return {"benchmark": bench.name, "method": main_row, **rows[main_row], "rows": rows,
+    return {"benchmark": bench.name, "method": main_row, **rows[main_row], "rows": rows, "paired": paired,
             "n_queries": len(bench.queries), "n_candidates": len(bench.codes), "skipped": bench.skipped,
             "encode_throughput": speeds}
 
@@ -132,9 +163,9 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m domains.code.cocosoda.evaluate", description=__doc__.split("\n\n")[0])
     p.add_argument("--benchmark", required=True, type=Path, help="directory with corpus.jsonl and queries")
     p.add_argument("--name", default=None, help="benchmark name in the outputs (default: directory name)")
-    p.add_argument("--tokenizer", type=Path, default=None)
     p.add_argument("--init", type=Path, default=None, help="untrained encoder (encoder_init.pt)")
-    p.add_argument("--trained", action="append", type=_named_path, default=[], help="VARIANT=encoder.pt")
+    p.add_argument("--trained", action="append", type=_named_path, default=[],
+                   help="ROW=encoder file (a trained variant, or pretrained=its encoder_init.pt)")
     p.add_argument("--metrics", required=True, type=Path)
     p.add_argument("--config", action="append", type=Path)
     p.add_argument("--hparams", default=None)
@@ -142,13 +173,11 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     set_threads(args.threads)
     hp = resolve_section(("code",), args.config, args.hparams, parts=STAGE_PARTS["evaluate"])
-    if (args.init or args.trained) and args.tokenizer is None:
-        raise InputError("--tokenizer is required to evaluate encoders")
     bench = load_benchmark(args.benchmark, args.name)
     n = bench.skipped.get("no_matching_candidate", 0)
     if n:
         print(f"warning: {n} queries have no matching candidate in {args.benchmark / 'corpus.jsonl'}; skipped")
-    metrics = evaluate(bench, args.tokenizer, args.init, dict(args.trained), hp)
+    metrics = evaluate(bench, args.init, dict(args.trained), hp)
     write_json(args.metrics, metrics)
     print(json.dumps({k: metrics[k] for k in ("benchmark", "mrr", "n_queries", "n_candidates")}))
     for name, row in metrics["rows"].items():

@@ -22,7 +22,8 @@ __all__ = ["training_steps", "method_label", "mrr_figure", "curves_figure", "mai
 
 LABELS = {"bm25": "BM25", "bm25_split": "BM25 (identifiers split)", "untrained": "encoder, untrained",
           "cocosoda": "CoCoSoDa", "no_sda": "w/o soft augmentation", "no_queue": "w/o momentum queue",
-          "no_intra": "w/o intra-modal loss", "hybrid_rrf": "RRF(BM25 split, CoCoSoDa)"}
+          "no_intra": "w/o intra-modal loss", "hybrid_rrf": "RRF(BM25 split, CoCoSoDa)",
+          "pretrained": "pretrained, zero-shot", "pretrained_cocosoda": "pretrained + CoCoSoDa"}
 
 
 def training_steps(runs: list[Path]) -> dict[str, int]:

@@ -16,7 +16,7 @@ from ssl_core.errors import InputError, report_input_errors
 __all__ = ["table_rows", "main"]
 
 COLUMNS = ["benchmark", "method", "mrr", "recall_at_1", "recall_at_5", "recall_at_10", "n_queries", "n_candidates",
-           "train_minutes", "step_seconds"]
+           "train_minutes", "step_seconds", "vs", "mrr_diff", "diff_low", "diff_high", "verdict"]
 
 
 def _read(path: Path) -> dict:
@@ -27,7 +27,9 @@ def _read(path: Path) -> dict:
 
 
 def table_rows(metrics: list[Path], runs: list[Path]) -> list[dict]:
-    """One dict per (benchmark, method) with the training time of the method where it was trained."""
+    """One dict per (benchmark, method) with the training time of the method where it was trained and, for a
+    method with a target comparison, the row it is compared with (``vs``), the MRR difference, its 95 % paired
+    bootstrap interval and the verdict (``win``, ``tie``, ``loss``)."""
     run_info = {}
     for r in runs:
         run = _read(r)
@@ -37,10 +39,13 @@ def table_rows(metrics: list[Path], runs: list[Path]) -> list[dict]:
         met = _read(m)
         for method, vals in met["rows"].items():
             run = run_info.get(method, {})
+            pair = met.get("paired", {}).get(method, {})
             rows.append({"benchmark": met["benchmark"], "method": method, **vals, "n_queries": met["n_queries"],
                          "n_candidates": met["n_candidates"],
                          "train_minutes": run["fit_seconds"] / 60 if run else None,
-                         "step_seconds": run.get("step_seconds") if run else None})
+                         "step_seconds": run.get("step_seconds") if run else None,
+                         "vs": pair.get("vs"), "mrr_diff": pair.get("diff"), "diff_low": pair.get("low"),
+                         "diff_high": pair.get("high"), "verdict": pair.get("verdict")})
     return rows
 
 

@@ -4,8 +4,8 @@
         [--config ...] [--hparams JSON]
 
 Texts are what the encoder reads (:func:`domains.code.data.lexer.encoder_text`: Python tokens joined by spaces,
-identifiers split into words, lower case). With ``model.pretrained`` set, the checkpoint's own tokenizer is used
-instead and this stage copies it.
+identifiers split into words, lower case). It serves the encoders trained from scratch; a pretrained encoder
+(``model.pretrained``) keeps its checkpoint's own tokenizer, saved with it.
 """
 
 from __future__ import annotations
@@ -45,10 +45,15 @@ def train_bpe(texts: list[str], vocab_size: int, min_frequency: int) -> Tokenize
 
 
 def load_tokenizer(path: Path) -> Tokenizer:
+    """A ``tokenizers`` JSON file, with any padding or truncation it was saved with turned off (batches are cut and
+    padded by :func:`domains.code.cocosoda.model.batch_ids`)."""
     try:
-        return Tokenizer.from_file(str(path))
+        tok = Tokenizer.from_file(str(path))
     except Exception as exc:  # tokenizers raises a bare Exception on a malformed file
         raise InputError(f"{path}: not a tokenizers JSON file ({str(exc).splitlines()[0]})") from None
+    tok.no_padding()
+    tok.no_truncation()
+    return tok
 
 
 @report_input_errors
@@ -60,16 +65,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--hparams", default=None)
     args = p.parse_args(argv)
     hp = resolve_section(("code",), args.config, args.hparams, parts=STAGE_PARTS["tokenizer"])
-    if hp["model"]["pretrained"]:
-        src = Path(hp["model"]["pretrained"]) / "tokenizer.json"
-        if not src.is_file():
-            raise InputError(f"{src}: the pretrained checkpoint has no tokenizer.json")
-        tok = load_tokenizer(src)
-    else:
-        rows = read_pairs(args.corpus / "train.jsonl")
-        texts = [encoder_text([t for _, t in query_tokens(r["query"])]) for r in rows]
-        texts += [encoder_text([t for _, t in code_tokens(r["code"])]) for r in rows]
-        tok = train_bpe(texts, hp["tokenizer"]["vocab_size"], hp["tokenizer"]["min_frequency"])
+    rows = read_pairs(args.corpus / "train.jsonl")
+    texts = [encoder_text([t for _, t in query_tokens(r["query"])]) for r in rows]
+    texts += [encoder_text([t for _, t in code_tokens(r["code"])]) for r in rows]
+    tok = train_bpe(texts, hp["tokenizer"]["vocab_size"], hp["tokenizer"]["min_frequency"])
     with atomic_path(args.out) as tmp:
         tok.save(str(tmp))
     print(json.dumps({"vocab_size": tok.get_vocab_size()}))

@@ -12,7 +12,12 @@ the online ones by EMA (:func:`ssl_core.moco.ema_update_`), queues are :class:`s
 
 Variants (the paper's ablation rows): ``cocosoda`` (all of it), ``no_sda`` (no augmentation: keys embed the
 original texts), ``no_queue`` (no momentum encoders and no queues: keys come from the online encoders, with
-gradient, and the only negatives are the batch's), ``no_intra`` (inter-modal loss only).
+gradient, and the only negatives are the batch's), ``no_intra`` (inter-modal loss only). These start from scratch
+with the BPE vocabulary (``--tokenizer``). ``pretrained_cocosoda`` is all of CoCoSoDa fine-tuning the checkpoint
+``model.pretrained`` names (``minilm`` or a local BERT directory) with the checkpoint's own tokenizer, soft
+augmentation over its WordPiece tokens (``[MASK]`` is its mask token), and the settings of ``finetune.cpu``, or of
+``finetune.gpu`` when the job trains on a GPU (:func:`finetune_hparams`): the top ``trainable_layers`` layers
+trained (the embeddings and lower layers frozen), its code window, batch, length and learning rate.
 
 Training runs in :func:`ssl_core.training.fit` (one process: the queues are per process, so no DDP): a GPU when
 the job has one (``compute`` section), checkpoints at epoch boundaries in ``checkpoints/`` holding the RNG states
@@ -20,7 +25,8 @@ and the augmentation generator, so an interrupted run (SIGTERM: exit 143, SIGKIL
 other settings or inputs, or of a finished run, is dropped with a warning and training starts from scratch.
 
 Outputs in ``--out``: ``encoder.pt`` (trained), ``encoder_init.pt`` (same seed before training: the untrained
-baseline), ``history.csv`` (per epoch: loss, inter, intra, validation MRR), ``run.json`` (step time, pairs/s,
+baseline; for ``pretrained_cocosoda`` the checkpoint itself, the zero-shot row), both with their tokenizer and
+token windows, ``history.csv`` (per epoch: loss, inter, intra, validation MRR), ``run.json`` (step time, pairs/s,
 parameters, device, precision) and ``checkpoints/``.
 """
 
@@ -30,6 +36,7 @@ import argparse
 import json
 import random
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,21 +48,47 @@ from transformers import BertModel
 
 from domains.code.cocosoda.augment import TypePools, soft_augment
 from domains.code.data.lexer import code_tokens, encoder_text, query_tokens
-from domains.code.cocosoda.model import MeanPoolEncoder, batch_ids, bert_config, encode_texts, save_encoders
+from domains.code.cocosoda.model import (Encoders, MeanPoolEncoder, batch_ids, bert_config, encode_texts,
+                                         load_pretrained, pretrained_dir, save_encoders)
 from domains.code.cocosoda.tokenizer import load_tokenizer, read_pairs
 from domains.code.settings import STAGE_PARTS
 from ssl_core.atomic import atomic_path, remove_on_failure, write_json
-from ssl_core.config import resolve_section, select_parts
+from ssl_core.config import deep_merge, resolve_section, select_parts
 from ssl_core.errors import InputError, report_input_errors
 from ssl_core.losses.cocosoda import cocosoda_loss
 from ssl_core.moco import NegativeQueue, ema_update_, momentum_copy
 from ssl_core.training import (Compute, add_training_arguments, fingerprint, fit, resolve_compute, start_run,
                                warmup_cosine)
 
-__all__ = ["VARIANTS", "variant_settings", "Lexed", "CoCoSoDaModule", "ValidMRR", "train",
-           "main"]
+__all__ = ["VARIANTS", "PRETRAINED_VARIANT", "variant_settings", "finetune_hparams", "Lexed", "CoCoSoDaModule",
+           "VariantSetup", "setup_variant", "ValidMRR", "train", "main"]
 
-VARIANTS = ("cocosoda", "no_sda", "no_queue", "no_intra")
+PRETRAINED_VARIANT = "pretrained_cocosoda"
+VARIANTS = ("cocosoda", PRETRAINED_VARIANT, "no_sda", "no_queue", "no_intra")
+
+
+def stage_parts(variant: str) -> tuple[str, ...]:
+    """The config parts a training run of ``variant`` reads (:data:`domains.code.settings.STAGE_PARTS`)."""
+    return STAGE_PARTS["finetune" if variant == PRETRAINED_VARIANT else "train"]
+
+
+def finetune_hparams(hp: dict[str, Any], gpu: bool) -> tuple[dict[str, Any], int | None]:
+    """(``hp`` with ``finetune.gpu`` or ``finetune.cpu`` merged over its ``model`` and ``train`` keys, the number of
+    top encoder layers trained (``None``: all)): the pretrained fine-tune's settings on the device it trains on."""
+    ft = dict(hp["finetune"]["gpu" if gpu else "cpu"])
+    trainable = ft.pop("trainable_layers")
+    model = {k: ft.pop(k) for k in ("max_code_tokens",)}
+    return deep_merge(hp, {"model": model, "train": ft}), trainable
+
+
+def freeze_lower_layers(encoder: MeanPoolEncoder, trainable: int | None) -> None:
+    """Train only the top ``trainable`` transformer layers (the embeddings and the layers below are frozen)."""
+    if trainable is None:
+        return
+    layers = encoder.bert.encoder.layer
+    encoder.bert.embeddings.requires_grad_(False)
+    for layer in layers[: max(len(layers) - trainable, 0)]:
+        layer.requires_grad_(False)
 
 
 def variant_settings(variant: str, hp: dict[str, Any]) -> dict[str, Any]:
@@ -150,7 +183,8 @@ class CoCoSoDaModule(pl.LightningModule):
 
     def configure_optimizers(self) -> dict[str, Any]:
         tr = self.hparams.hp["train"]
-        params = {id(p): p for p in list(self.query_encoder.parameters()) + list(self.code_encoder.parameters())}
+        params = {id(p): p for p in list(self.query_encoder.parameters()) + list(self.code_encoder.parameters())
+                  if p.requires_grad}
         opt = torch.optim.AdamW(list(params.values()), lr=tr["lr"], weight_decay=tr["weight_decay"])
         sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(tr["warmup_steps"], self.hparams.total_steps,
                                                                      0.05))
@@ -183,13 +217,63 @@ class ValidMRR(pl.Callback):
         module.log("valid_mrr", mrr_of(qe, ce), on_step=False, on_epoch=True, batch_size=1)
 
 
-def train(corpus: Path, tokenizer_path: Path, variant: str, hp: dict[str, Any], out: Path,
+@dataclass
+class VariantSetup:
+    """What a variant trains with: its settings (``hp``, the fine-tune's merged in), tokenizer, the pretrained
+    encoder and checkpoint directory (``None`` from scratch) and the top layers trained (``None``: all)."""
+
+    variant: str
+    hp: dict[str, Any]
+    tokenizer: Any
+    pretrained: BertModel | None = None
+    folder: Path | None = None
+    trainable: int | None = None
+
+    def module(self, total_steps: int) -> CoCoSoDaModule:
+        """A fresh :class:`CoCoSoDaModule` (online and key encoders from the checkpoint when pretrained, lower
+        layers frozen)."""
+        settings = variant_settings(self.variant, self.hp)
+        pre = self.pretrained
+        cfg = pre.config.to_dict() if pre is not None else bert_config(
+            self.hp["model"], self.tokenizer.get_vocab_size()).to_dict()
+        module = CoCoSoDaModule(json.loads(json.dumps(cfg, default=str)), self.hp, settings, total_steps)
+        if pre is not None:
+            online = {id(e): e for e in (module.query_encoder, module.code_encoder)}.values()
+            keys = {id(e): e for e in (module.query_key, module.code_key)}.values() if settings["queue"] else ()
+            for enc in [*online, *keys]:
+                enc.bert.load_state_dict(pre.state_dict())
+            for enc in online:
+                freeze_lower_layers(enc, self.trainable)
+        return module
+
+
+def setup_variant(variant: str, hp: dict[str, Any], tokenizer_path: Path | None, gpu: bool) -> VariantSetup:
+    """The :class:`VariantSetup` of ``variant`` from the ``code`` section (only the parts it reads are kept);
+    ``gpu``: whether it trains on a GPU (``finetune.gpu`` instead of ``finetune.cpu``)."""
+    hp = select_parts(hp, stage_parts(variant))
+    if variant != PRETRAINED_VARIANT:
+        if tokenizer_path is None:
+            raise InputError(f"--tokenizer is required to train {variant} (from scratch)")
+        return VariantSetup(variant, hp, load_tokenizer(tokenizer_path))
+    if not hp["model"]["pretrained"]:
+        raise InputError(f"config: code.variants: {PRETRAINED_VARIANT} needs code.model.pretrained (minilm or a "
+                         "checkpoint directory)")
+    hp, trainable = finetune_hparams(hp, gpu)
+    folder = pretrained_dir(hp["model"]["pretrained"])
+    pre, tok = load_pretrained(folder, hp["model"]["dropout"])
+    return VariantSetup(variant, hp, tok, pre, folder, trainable)
+
+
+def train(corpus: Path, tokenizer_path: Path | None, variant: str, hp: dict[str, Any], out: Path,
           threads: int | None = None, progress: bool = True, compute: Compute | None = None) -> dict[str, Any]:
-    hp = select_parts(hp, STAGE_PARTS["train"])
+    """Train one variant (see the module docstring); ``tokenizer_path``: the BPE vocabulary of the from-scratch
+    variants (unused by ``pretrained_cocosoda``, which keeps its checkpoint's)."""
+    compute = compute or Compute()
+    setup = setup_variant(variant, hp, tokenizer_path, compute.uses_cuda())
+    hp, tok, pretrained, trainable = setup.hp, setup.tokenizer, setup.folder, setup.trainable
     tr, md = hp["train"], hp["model"]
     settings = variant_settings(variant, hp)
     start_run(tr["seed"], threads)
-    tok = load_tokenizer(tokenizer_path)
     rows = read_pairs(corpus / "train.jsonl")
     if len(rows) < tr["batch_size"]:
         raise InputError(f"{corpus / 'train.jsonl'}: {len(rows)} pairs, fewer than one batch ({tr['batch_size']})")
@@ -197,37 +281,30 @@ def train(corpus: Path, tokenizer_path: Path, variant: str, hp: dict[str, Any], 
     lexed = Lexed(rows)
     lex_seconds = time.perf_counter() - t0
     steps = tr["steps_per_epoch"] or len(rows) // tr["batch_size"]
-    epochs = tr["epochs"] if variant == "cocosoda" or tr["ablation_epochs"] is None else tr["ablation_epochs"]
-    if md["pretrained"]:
-        pre = BertModel.from_pretrained(md["pretrained"], local_files_only=True, add_pooling_layer=False)
-        bert_cfg = pre.config.to_dict()
-    else:
-        bert_cfg = bert_config(md, tok.get_vocab_size()).to_dict()
-    bert_cfg = json.loads(json.dumps(bert_cfg, default=str))
-    module = CoCoSoDaModule(bert_cfg, hp, settings, total_steps=epochs * steps)
-    if md["pretrained"]:
-        for enc in {id(e): e for e in (module.query_encoder, module.code_encoder)}.values():
-            enc.bert.load_state_dict(pre.state_dict())
-        if settings["queue"]:
-            for key in {id(e): e for e in (module.query_key, module.code_key)}.values():
-                key.bert.load_state_dict(pre.state_dict())
+    ablation = variant not in ("cocosoda", PRETRAINED_VARIANT)
+    epochs = tr["ablation_epochs"] if ablation and tr["ablation_epochs"] is not None else tr["epochs"]
+    module = setup.module(total_steps=epochs * steps)
     out.mkdir(parents=True, exist_ok=True)
+
+    def saved(dest: Path) -> None:
+        save_encoders(Encoders(module.query_encoder, module.code_encoder, tok, md["max_query_tokens"],
+                               md["max_code_tokens"]), dest)
+
     if not (out / "encoder_init.pt").exists():
-        save_encoders(module.query_encoder, module.code_encoder, out / "encoder_init.pt")
+        saved(out / "encoder_init.pt")
     collate = Collate(lexed, tok, md, settings["augment"], tr["seed"])
     sampler = RandomSampler(range(len(rows)), replacement=False, num_samples=steps * tr["batch_size"])
     loader = DataLoader(range(len(rows)), batch_size=tr["batch_size"], sampler=sampler, drop_last=True,
                         collate_fn=collate, num_workers=0)
-    pretrained = Path(md["pretrained"]) if md["pretrained"] and Path(md["pretrained"]).exists() else None
     fp = fingerprint({"variant": variant, "epochs": epochs, "steps_per_epoch": steps, "model": md, "train": tr,
-                      "augment": hp["augment"]}, tr["seed"],
+                      "augment": hp["augment"], "trainable_layers": trainable}, tr["seed"],
                      inputs={"train": corpus / "train.jsonl", "valid": corpus / "valid.jsonl",
                              "tokenizer": tokenizer_path, "pretrained": pretrained}, compute=compute)
     result = fit(module, loader, ckpt_dir=out / "checkpoints", fp=fp, max_epochs=epochs, compute=compute,
                  progress=progress, stateful={"augment_rng": collate.rng},
                  callbacks=[ValidMRR(read_pairs(corpus / "valid.jsonl"), tok, md)])
     module.eval()
-    save_encoders(module.query_encoder, module.code_encoder, out / "encoder.pt")
+    saved(out / "encoder.pt")
     frame = result.history
     with atomic_path(out / "history.csv") as tmp:
         frame.to_csv(tmp)
@@ -241,7 +318,8 @@ def train(corpus: Path, tokenizer_path: Path, variant: str, hp: dict[str, Any], 
                                               + list(module.code_encoder.parameters())}.values()),
         "final_loss": float(frame["loss"].iloc[-1]),
         "final_valid_mrr": float(frame["valid_mrr"].iloc[-1]) if "valid_mrr" in frame else None,
-        "pretrained": md["pretrained"],
+        "pretrained": str(pretrained) if pretrained else None, "trainable_layers": trainable,
+        "max_code_tokens": md["max_code_tokens"],
     }
     write_json(out / "run.json", run)
     return run
@@ -251,12 +329,12 @@ def train(corpus: Path, tokenizer_path: Path, variant: str, hp: dict[str, Any], 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m domains.code.cocosoda.train", description=__doc__.split("\n\n")[0])
     p.add_argument("--corpus", required=True, type=Path, help="output directory of the corpus stage")
-    p.add_argument("--tokenizer", required=True, type=Path)
+    p.add_argument("--tokenizer", type=Path, default=None, help="BPE vocabulary (from-scratch variants)")
     p.add_argument("--variant", default="cocosoda", choices=VARIANTS)
     p.add_argument("--out", required=True, type=Path)
     add_training_arguments(p)
     args = p.parse_args(argv)
-    hp = resolve_section(("code",), args.config, args.hparams, parts=STAGE_PARTS["train"])
+    hp = resolve_section(("code",), args.config, args.hparams, parts=stage_parts(args.variant))
     compute = resolve_compute(args.config, args.compute)
     with remove_on_failure(args.out, ("encoder.pt", "run.json", "history.csv")):
         run = train(args.corpus, args.tokenizer, args.variant, hp, args.out, args.threads, not args.no_progress,

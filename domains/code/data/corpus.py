@@ -11,11 +11,14 @@ non-blank lines; exact duplicates (same code after the docstring is removed). Fi
 train/valid/test by a hash of their path (all functions of one file land in one split).
 
 Sources: the running interpreter's standard library (``corpus.stdlib``), installed packages by import name
-(``corpus.packages``) and directories (``corpus.directories``).
+(``corpus.packages``) and directories (``corpus.directories``). ``corpus.heldout_packages`` of the packages, drawn
+with ``corpus.seed`` (:func:`heldout_packages`), are held out whole: none of their functions is trained on,
+validated on or in the file-level test split; they form the package-disjoint benchmark ``heldout_packages``.
 
 Outputs in ``--out``: ``train.jsonl`` and ``valid.jsonl`` (id, query, code, file, name), the held-out test split
-as a retrieval benchmark ``test/corpus.jsonl`` (cid, code) + ``test/queries.jsonl`` (qid, query, gold), and
-``stats.json`` (functions kept per split and skipped per reason).
+as a retrieval benchmark ``test/corpus.jsonl`` (cid, code) + ``test/queries.jsonl`` (qid, query, gold), the
+held-out packages as ``heldout_packages/corpus.jsonl`` + ``queries.jsonl`` (when ``heldout_packages`` > 0), and
+``stats.json`` (functions kept per split, the held-out packages, and skipped per reason).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import ast
 import hashlib
 import importlib.util
 import json
+import random
 import sys
 import sysconfig
 import textwrap
@@ -38,7 +42,8 @@ from domains.code.settings import STAGE_PARTS
 from ssl_core.config import resolve_section
 from ssl_core.errors import InputError, report_input_errors
 
-__all__ = ["source_roots", "iter_source_files", "extract_functions", "split_of", "build_corpus", "main"]
+__all__ = ["source_roots", "heldout_packages", "iter_source_files", "extract_functions", "split_of", "build_corpus",
+           "main"]
 
 SKIP_REASONS = ("not_utf8", "syntax_error", "test_file", "no_docstring", "no_body", "short_docstring",
                 "tiny_function", "duplicate")
@@ -62,6 +67,16 @@ def source_roots(corpus_cfg: dict[str, Any]) -> list[tuple[str, Path]]:
     if not roots:
         raise InputError("config: code.corpus: no source (stdlib false and no packages or directories)")
     return roots
+
+
+def heldout_packages(corpus_cfg: dict[str, Any]) -> list[str]:
+    """The ``heldout_packages`` of ``packages`` held out whole (a seeded draw from the sorted names, so the draw
+    does not depend on the order they are listed in), sorted."""
+    n, names = corpus_cfg["heldout_packages"], sorted(corpus_cfg["packages"])
+    if n > len(names):
+        raise InputError(f"config: code.corpus.heldout_packages: {n} packages held out, but only {len(names)} "
+                         "in code.corpus.packages")
+    return sorted(random.Random(corpus_cfg["seed"]).sample(names, n))
 
 
 def _is_test_path(rel: Path) -> bool:
@@ -132,10 +147,12 @@ def build_corpus(hp: dict[str, Any], out: Path, log=sys.stdout) -> dict[str, Any
     """Extract, filter, de-duplicate and split; write the outputs (see the module docstring); return the stats."""
     cc = hp["corpus"]
     counts: Counter = Counter()
-    rows: dict[str, list[dict[str, str]]] = {"train": [], "valid": [], "test": []}
+    rows: dict[str, list[dict[str, str]]] = {"train": [], "valid": [], "test": [], "heldout": []}
     seen: set[str] = set()
     n_files = 0
+    heldout = heldout_packages(cc)
     for label, root in source_roots(cc):
+        pool = ("heldout",) if label in heldout else ("train", "valid", "test")
         for rel, path in iter_source_files(label, root):
             if cc["skip_tests"] and _is_test_path(Path(rel)):
                 counts["test_file"] += 1
@@ -153,7 +170,8 @@ def build_corpus(hp: dict[str, Any], out: Path, log=sys.stdout) -> dict[str, Any
                 print(f"warning: {path}: does not parse ({type(exc).__name__}), skipped", file=log)
                 continue
             n_files += 1
-            split = split_of(rel, cc["valid_fraction"], cc["test_fraction"], cc["seed"])
+            split = "heldout" if label in heldout else split_of(rel, cc["valid_fraction"], cc["test_fraction"],
+                                                                 cc["seed"])
             for f in funcs:
                 key = hashlib.sha1(" ".join(f["code"].split()).encode()).hexdigest()
                 if key in seen:
@@ -161,18 +179,19 @@ def build_corpus(hp: dict[str, Any], out: Path, log=sys.stdout) -> dict[str, Any
                     continue
                 seen.add(key)
                 rows[split].append({"id": f"{rel}::{f['name']}:{len(rows[split])}", **f, "file": rel})
-            if cc["max_functions"] and sum(len(r) for r in rows.values()) >= cc["max_functions"]:
+            if cc["max_functions"] and sum(len(rows[k]) for k in pool) >= cc["max_functions"]:
                 break
-    if not rows["train"] or not rows["test"]:
+    if not rows["train"] or not rows["test"] or (heldout and not rows["heldout"]):
         raise InputError(f"code corpus: too few functions ({ {k: len(v) for k, v in rows.items()} }); add sources")
     for split in ("train", "valid"):
         _write_jsonl(out / f"{split}.jsonl", rows[split])
-    test = rows["test"]
-    _write_jsonl(out / "test" / "corpus.jsonl", [{"cid": r["id"], "code": r["code"]} for r in test])
-    _write_jsonl(out / "test" / "queries.jsonl", [{"qid": r["id"], "query": r["query"], "gold": r["id"]} for r in test])
+    for split, folder in (("test", "test"), ("heldout", "heldout_packages")):
+        if rows[split]:
+            _write_benchmark(out / folder, rows[split])
     stats = {
         "files_parsed": n_files,
         "kept": {k: len(v) for k, v in rows.items()},
+        "heldout_packages": heldout,
         "skipped": {r: counts.get(r, 0) for r in SKIP_REASONS},
         "sources": [f"{label}={root}" for label, root in source_roots(cc)],
         "python": sys.version.split()[0],
@@ -182,6 +201,12 @@ def build_corpus(hp: dict[str, Any], out: Path, log=sys.stdout) -> dict[str, Any
             print(f"warning: skipped {n} {reason.replace('_', ' ')} item(s)", file=log)
     write_json(out / "stats.json", stats)
     return stats
+
+
+def _write_benchmark(folder: Path, rows: list[dict[str, str]]) -> None:
+    """A retrieval benchmark of corpus rows: each query's gold candidate is its own function."""
+    _write_jsonl(folder / "corpus.jsonl", [{"cid": r["id"], "code": r["code"]} for r in rows])
+    _write_jsonl(folder / "queries.jsonl", [{"qid": r["id"], "query": r["query"], "gold": r["id"]} for r in rows])
 
 
 def _write_jsonl(dest: Path, rows: list[dict[str, Any]]) -> None:
