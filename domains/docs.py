@@ -50,6 +50,8 @@ class Comparison:
     ``ours`` and ``baselines`` are values of the table's ``method`` column; ``value`` / ``std`` name the columns of
     the number and its spread (``std`` may be missing); ``group`` the column whose values each get their own
     comparison (a data set or benchmark); ``where`` filters rows first (long tables with a ``metric`` column).
+    ``paired``: (baseline, difference column, better-count column) when the table gives our row's paired difference
+    to that baseline on the same splits and seeds (its standard error in ``<difference column>_se``).
     """
 
     metric: str
@@ -60,6 +62,7 @@ class Comparison:
     higher_is_better: bool = True
     group: str | None = None
     where: dict[str, str] = field(default_factory=dict)
+    paired: tuple[str, str, str] | None = None
 
 
 def _audio(part: str, metric: str, ours: str, baselines: tuple[str, ...], higher: bool) -> Comparison:
@@ -69,8 +72,9 @@ def _audio(part: str, metric: str, ours: str, baselines: tuple[str, ...], higher
 # The first comparison of each domain is its headline (README.md).
 COMPARISONS: dict[str, list[Comparison]] = {
     "medical": [
-        Comparison("accuracy", "M3CoL (ours)", ("logistic regression (ours)", "MOGONET-style (ours)"), "accuracy",
-                   "accuracy_std", True, "dataset"),
+        Comparison("accuracy", "M3CoL (ours)", ("logistic regression (ours)", "MOGONET (ours)"), "accuracy",
+                   "accuracy_std", True, "dataset",
+                   paired=("logistic regression (ours)", "accuracy_minus_logreg", "better_than_logreg")),
     ],
     "genomics": [
         Comparison(m, "DNABERT-S-style (C2LR, ours)", ("TNF (canonical 136-d)", "same encoder, random init"), m, s)
@@ -164,8 +168,22 @@ def _comparisons(domain: str, table: pd.DataFrame) -> list[tuple[Comparison, str
             pick = max if comp.higher_is_better else min
             name, base = pick(present, key=lambda p: p[1][0])
             out.append((comp, g, {"ours": ours, "baseline_name": name, "baseline": base,
-                                  "verdict": _verdict(comp, ours, base)}))
+                                  "verdict": _verdict(comp, ours, base) + _paired(comp, sub)}))
     return out
+
+
+def _paired(comp: Comparison, rows: pd.DataFrame) -> str:
+    """``; paired with <baseline>: <mean> ± <se>, better on k/n`` from our row's paired columns, or nothing."""
+    if comp.paired is None:
+        return ""
+    baseline, diff, better = comp.paired
+    hit = rows[rows["method"] == comp.ours]
+    if hit.empty or diff not in hit.columns or _num(hit.iloc[0][diff]) is None:
+        return ""
+    se = _num(hit.iloc[0][f"{diff}_se"]) if f"{diff}_se" in hit.columns else None
+    mean = _num(hit.iloc[0][diff])
+    spread = f" ± {_fmt(se)}" if se is not None else ""
+    return f"; paired with {baseline} on the same seeds: {mean:+.3f}{spread}, better on {hit.iloc[0][better]}"
 
 
 def _pm(stat: tuple[float, float | None]) -> str:

@@ -85,7 +85,7 @@ def test_pages_are_those_provenance_records():
 def _table(ours: float, base: float, std: float | None = None) -> pd.DataFrame:
     return pd.DataFrame([
         {"dataset": "X", "method": "M3CoL (ours)", "accuracy": ours, "accuracy_std": std, "source": "a"},
-        {"dataset": "X", "method": "MOGONET-style (ours)", "accuracy": base, "accuracy_std": std, "source": "b"},
+        {"dataset": "X", "method": "MOGONET (ours)", "accuracy": base, "accuracy_std": std, "source": "b"},
         {"dataset": "X", "method": "M3CoL (paper)", "accuracy": 0.99, "accuracy_std": None, "source": "paper"},
     ])
 

@@ -25,7 +25,7 @@ def _tiny(sheet: Path) -> dict:
     return {"domains": ["medical"],
             "medical": {"datasets": ["mycohort"], "user_datasets": {"mycohort": str(sheet)}, "seeds": [0],
                         "model": {"embed_dim": 8, "head_dim": 8}, "train": {"epochs": 3, "val_every": 1},
-                        "mogonet": {"hidden_dims": [8], "epochs": 3}}}
+                        "mogonet": {"hidden_dims": [8], "pretrain_epochs": 2, "epochs": 3}}}
 
 USER_SNAKEFILE = """\
 configfile: "config.yaml"
@@ -72,7 +72,7 @@ def test_user_cohort_through_the_workflow_as_a_module_runs_the_copy_and_matches_
     assert proc.returncode == 0, proc.stderr[-3000:]
     # Outputs under the user's directory, none in the copy: the table has both methods on the cohort.
     table = pd.read_csv(user / "results/medical/table.tsv", sep="\t")
-    assert set(table.method) == {"M3CoL (ours)", "MOGONET-style (ours)", "logistic regression (ours)"}
+    assert set(table.method) == {"M3CoL (ours)", "MOGONET (ours)", "logistic regression (ours)"}
     assert set(table.dataset) == {"mycohort"}
     assert table.f1_macro.between(0, 1).all()  # three classes: weighted and macro F1, no AUC
     for fig in ("metrics_vs_paper.png", "training_curves.png", "accuracy_per_seed.png", "table_vs_paper.png"):

@@ -28,7 +28,7 @@ def tiny_run(tmp_path_factory, mirror):
     cfg.write_text(yaml.safe_dump({"domains": ["medical"], "medical": {"datasets": ["ROSMAP", "BRCA"], "methods": ["m3col", "mogonet"],
                                                "seeds": [0], "model": {"embed_dim": 8, "head_dim": 8},
                                                "train": {"epochs": 2, "val_every": 1},
-                                               "mogonet": {"hidden_dims": [8], "epochs": 2}}}))
+                                               "mogonet": {"hidden_dims": [8], "pretrain_epochs": 1, "epochs": 2}}}))
     args = ("--configfile", str(REPO / "config" / "test.yaml"), str(cfg))
     proc = _snakemake(workdir, "--cores", "2", *args, mirror=mirror)
     assert proc.returncode == 0, proc.stderr[-3000:]

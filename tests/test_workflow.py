@@ -58,13 +58,13 @@ def test_tiny_run_end_to_end(tmp_path, mirror):
                                    "medical": {"datasets": ["ROSMAP", "BRCA"], "seeds": [0],
                                                "model": {"embed_dim": 8, "head_dim": 8},
                                                "train": {"epochs": 3, "val_every": 1},
-                                               "mogonet": {"hidden_dims": [8], "epochs": 3}}}))
+                                               "mogonet": {"hidden_dims": [8], "pretrain_epochs": 2, "epochs": 3}}}))
     proc = _snakemake(tmp_path, "--cores", "2", "--configfile", str(REPO / "config" / "test.yaml"), str(cfg), mirror=mirror)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = list(csv.DictReader((tmp_path / "results/medical/table.tsv").open(), delimiter="\t"))
     ours = {(r["dataset"], r["method"]): r for r in rows if "(ours)" in r["method"]}
     assert 0 <= float(ours["ROSMAP", "M3CoL (ours)"]["accuracy"]) <= 1
-    assert 0 <= float(ours["ROSMAP", "MOGONET-style (ours)"]["accuracy"]) <= 1
+    assert 0 <= float(ours["ROSMAP", "MOGONET (ours)"]["accuracy"]) <= 1
     # BRCA's five largest files are not in the mirror: reported with their URLs, not run, and the run still succeeds.
     brca = ours["BRCA", "all methods (ours)"]["source"]
     assert "not run: missing files" in brca and "1_tr.csv (https://" in brca

@@ -1,4 +1,4 @@
-# M3CoL and the MOGONET-style baseline on multi-omics data (ROSMAP, BRCA, TCGA-BRCA, yours): fetch (yours: check) -> prepare ->
+# M3CoL, MOGONET and logistic regression on multi-omics data (ROSMAP, BRCA, TCGA-BRCA, yours): fetch (yours: check) -> prepare ->
 # train (per method and seed) -> evaluate -> table, figures. Every rule calls a stage's command line (python -m domains.medical.<stage>); no logic lives here.
 
 

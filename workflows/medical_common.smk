@@ -75,6 +75,12 @@ def medical_metrics(wildcards):
     )
 
 
+def medical_seeds(method):
+    """The seeds ``method`` trains: ``medical.seeds``, only the first ``medical.seed_limit[method]`` when set."""
+    seeds = config["medical"]["seeds"]
+    return seeds[: config["medical"]["seed_limit"].get(method, len(seeds))]
+
+
 def medical_seed_outputs(name):
     """Per-seed output ``name`` of every seed of one data set and method (input function for rules with both)."""
 
@@ -83,7 +89,7 @@ def medical_seed_outputs(name):
             "results/medical/{dataset}/{method}/seed{seed}/{name}",
             dataset=wildcards.dataset,
             method=wildcards.method,
-            seed=config["medical"]["seeds"],
+            seed=medical_seeds(wildcards.method),
             name=name,
         )
 
@@ -92,9 +98,14 @@ def medical_seed_outputs(name):
 
 def medical_histories(wildcards):
     """Per-epoch histories for the training-curve figure (logistic regression has no epochs)."""
-    return expand(
-        "results/medical/{dataset}/{method}/seed{seed}/history.csv",
-        dataset=medical_available(),
-        method=[m for m in config["medical"]["methods"] if m != "logreg"],
-        seed=config["medical"]["seeds"],
-    )
+    return [
+        path
+        for method in config["medical"]["methods"]
+        if method != "logreg"
+        for path in expand(
+            "results/medical/{dataset}/{method}/seed{seed}/history.csv",
+            dataset=medical_available(),
+            method=method,
+            seed=medical_seeds(method),
+        )
+    ]

@@ -19,10 +19,10 @@ _SPLIT = ("val_fraction", "test_fraction")
 STAGE_PARTS: dict[str, tuple[str, ...]] = {
     "prepare": ("preprocess",),
     "train_m3col": (*_SPLIT, "train", "model", "m3co"),
-    # the MOGONET-style baseline has its own lr, weight decay and epochs; it reads these of ``train``
-    "train_mogonet": (*_SPLIT, "train.scaling", "train.selection", "train.val_every", "train.checkpoint_every",
-                      "mogonet"),
-    "train_logreg": (*_SPLIT, "train.scaling", "logreg"),
+    # MOGONET trains on every training row (no validation rows) with its own schedule and scaling
+    "train_mogonet": ("test_fraction", "train.checkpoint_every", "mogonet"),
+    # logistic regression chooses C by cross-validation on all training rows (no validation rows)
+    "train_logreg": ("test_fraction", "train.scaling", "logreg"),
 }
 
 

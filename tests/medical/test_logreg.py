@@ -1,5 +1,5 @@
-"""The logistic-regression baseline: the same rows as M3CoL, C chosen on the validation rows only, outputs the
-evaluation stage reads."""
+"""The logistic-regression baseline: M3CoL's test rows, C chosen by cross-validation on the training rows only,
+outputs the evaluation stage reads."""
 
 from __future__ import annotations
 
@@ -37,30 +37,40 @@ def test_cli_writes_the_outputs_of_every_method(rosmap_h5ad, tmp_path):
     pred = pd.read_csv(out / "predictions.tsv", sep="\t", index_col=0)
     assert len(pred) == 106 and np.allclose(pred.filter(like="prob_").sum(axis=1), 1.0)
     history = pd.read_csv(out / "history.csv")
-    assert list(history.C) == sorted(hp["logreg"]["C"]) and history.val_acc.between(0, 1).all()
-    assert history.val_acc.max() == history.set_index("C").val_acc[run["C"]]
+    assert list(history.C) == sorted(hp["logreg"]["C"]) and history.cv_acc.between(0, 1).all()
+    # the chosen C has the best cross-validated accuracy, and the smallest C among ties
+    assert run["C"] == history[history.cv_acc == history.cv_acc.max()].C.min()
+    assert (run["n_fit"], run["n_val"]) == (245, 0) and run["selection"] == "C by 5-fold CV"
     metrics = aggregate([run, {**run, "seed": 1}])
     assert metrics["method"] == "logreg" and metrics["epochs"] == 0 and metrics["epoch_seconds_median"] is None
 
 
-def test_same_rows_as_m3col_and_c_never_looks_at_the_test_labels(rosmap_h5ad, tmp_path):
+def test_same_test_rows_as_m3col_and_c_never_looks_at_the_test_labels(rosmap_h5ad, tmp_path):
     adata = ad.read_h5ad(rosmap_h5ad)
     hp = _hp()
     for seed in (0, 1):
         run = fit_logreg(adata, hp, seed, tmp_path / f"a{seed}")
-        parts = split_indices(adata, seed, hp["val_fraction"], hp["test_fraction"])
-        assert (run["n_fit"], run["n_val"], run["n_test"]) == tuple(len(parts[k]) for k in ("fit", "val", "test"))
-        # scramble the test rows' labels: the chosen C (and the fitted model) must not change, only the score
-        scrambled = adata.copy()
-        y = scrambled.obs["label"].to_numpy().copy()
-        y[parts["test"]] = np.random.default_rng(seed).permutation(y[parts["test"]][::-1])
-        scrambled.obs["label"] = y
-        other = fit_logreg(scrambled, hp, seed, tmp_path / f"b{seed}")
-        assert other["C"] == run["C"]
+        parts = split_indices(adata, seed, 0.2, hp["test_fraction"])  # M3CoL's rows with its validation split
+        assert run["n_test"] == len(parts["test"]) and run["n_fit"] == len(parts["fit"]) + len(parts["val"])
+        # poison the test rows' labels (every one flipped): the chosen C, its cross-validated accuracies and the
+        # fitted model must not change, only the score
+        poisoned = adata.copy()
+        y = poisoned.obs["label"].to_numpy().copy()
+        y[parts["test"]] = 1 - y[parts["test"]]
+        poisoned.obs["label"] = y
+        other = fit_logreg(poisoned, hp, seed, tmp_path / f"b{seed}")
+        assert other["C"] == run["C"] and other["metrics"] != run["metrics"]
+        histories = [pd.read_csv(tmp_path / d / "history.csv") for d in (f"a{seed}", f"b{seed}")]
+        pd.testing.assert_frame_equal(*histories)
         probs = [pd.read_csv(tmp_path / d / "predictions.tsv", sep="\t").filter(like="prob_") for d in (f"a{seed}", f"b{seed}")]
         pd.testing.assert_frame_equal(*probs)
 
 
-def test_needs_validation_rows(rosmap_h5ad, tmp_path):
-    with pytest.raises(InputError, match="config: medical.val_fraction: logistic regression chooses C on validation"):
-        fit_logreg(ad.read_h5ad(rosmap_h5ad), _hp(val_fraction=0.0), 0, tmp_path)
+def test_a_fold_count_the_smallest_class_cannot_support_is_one_error(rosmap_h5ad, tmp_path):
+    adata = ad.read_h5ad(rosmap_h5ad)
+    train = np.flatnonzero(adata.obs["split"].to_numpy() == "train")
+    n_min = int(np.bincount(adata.obs["label"].to_numpy()[train].astype(int)).min())
+    with pytest.raises(InputError, match=f"config: medical.logreg.folds: {n_min + 1} folds need {n_min + 1} "
+                                         f"training rows of every class; class .* has {n_min}"):
+        fit_logreg(adata, _hp(logreg={"folds": n_min + 1}), 0, tmp_path)
+    assert not tmp_path.joinpath("run.json").exists()

@@ -9,12 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from sklearn.metrics.pairwise import cosine_distances
 
 from domains.medical.m3col.evaluate import aggregate
 from domains.medical.m3col.model import M3CoL, M3CoLConfig
-from domains.medical.m3col.mogonet import patient_graph
-from domains.medical.m3col.train import main as train_main
+from domains.medical.m3col.mogonet import class_share_weights, edge_threshold, patient_graphs
+from domains.medical.m3col.train import main as train_main, train_one
+from domains.medical.settings import STAGE_PARTS
 from domains.medical.m3col.splits import split_indices
+from ssl_core.config import deep_merge, resolve_section
 from tests.medical.conftest import train as _train
 
 SMALL = json.dumps({"model": {"embed_dim": 16, "head_dim": 16}, "train": {"epochs": 4, "val_every": 2}})
@@ -77,13 +80,69 @@ def test_mogonet_refuses_several_devices(rosmap_h5ad, tmp_path, capsys):
     assert len(err.splitlines()) == 1 and not (tmp_path / "mg" / "run.json").exists()
 
 
-def test_mogonet_baseline_trains_and_predicts(rosmap_h5ad, tmp_path):
-    hp = json.dumps({"mogonet": {"hidden_dims": [8], "epochs": 3}, "train": {"val_every": 1}})
+def test_mogonet_trains_on_every_training_row_pretraining_then_joint(rosmap_h5ad, tmp_path):
+    hp = json.dumps({"mogonet": {"hidden_dims": [8], "pretrain_epochs": 2, "epochs": 3}})
     proc = _train(rosmap_h5ad, tmp_path / "mg", "--method", "mogonet", "--hparams", hp)
     assert proc.returncode == 0, proc.stderr[-2000:]
     run = json.loads((tmp_path / "mg" / "run.json").read_text())
-    assert run["method"] == "mogonet" and run["n_test"] == 106 and run["selected_epoch"] == 2
+    assert run["method"] == "mogonet" and run["selection"] == "last" and run["selected_epoch"] == 4
+    assert (run["n_fit"], run["n_val"], run["n_test"]) == (245, 0, 106)  # MOGONET's whole training split
     assert len((tmp_path / "mg" / "predictions.tsv").read_text().splitlines()) == 107
+    history = pd.read_csv(tmp_path / "mg" / "history.csv")
+    assert history["epoch"].tolist() == list(range(5))
+    # the VCDN trains only after the GCNs' pretraining; each phase has its learning rate
+    assert history["train_fusion_ce"].isna().tolist() == [True, True, False, False, False]
+    assert history["lr"].tolist() == pytest.approx([0.001, 0.001, 0.0005, 0.0005, 0.0005])
+
+
+def test_mogonet_never_reads_a_test_label(rosmap_h5ad, tmp_path):
+    adata = ad.read_h5ad(rosmap_h5ad)
+    hp = deep_merge(resolve_section(("medical",), None, None, "ROSMAP", parts=STAGE_PARTS["train_mogonet"]),
+                    {"mogonet": {"hidden_dims": [8], "pretrain_epochs": 2, "epochs": 2}})
+    poisoned = adata.copy()
+    test = poisoned.obs["split"].to_numpy() == "test"
+    y = poisoned.obs["label"].to_numpy().copy()
+    y[test] = 1 - y[test]
+    poisoned.obs["label"] = y
+    for name, data in (("a", adata), ("b", poisoned)):
+        train_one(data, hp, 0, tmp_path / name, progress=False, method="mogonet")
+    probs = [pd.read_csv(tmp_path / d / "predictions.tsv", sep="\t").filter(like="prob_") for d in "ab"]
+    pd.testing.assert_frame_equal(*probs)
+
+
+def test_mogonet_graph_threshold_keeps_edges_per_node():
+    x = np.random.default_rng(0).random((40, 6))
+    dist = cosine_distances(x)
+    for k in (2, 5):
+        # MOGONET's adj_parameter: k pairs per patient on average, self-pairs included (the k*n-th smallest distance)
+        kept = int((dist <= edge_threshold(dist, k)).sum())
+        assert k * 40 < kept <= k * 40 + 2  # + 2: the matrix is symmetric, so pairs are kept two by two
+
+
+def test_mogonet_graphs_against_a_loop_reference():
+    rng = np.random.default_rng(1)
+    x = rng.random((25, 4))
+    train = np.sort(rng.choice(25, 17, replace=False))
+    k = 3
+    train_adj, full_adj = (a.to_dense().double().numpy() for a in patient_graphs(x, train, k))
+    dist = cosine_distances(x)
+    threshold = edge_threshold(dist[np.ix_(train, train)], k)
+
+    def reference(rows: np.ndarray, allowed) -> np.ndarray:
+        n = len(rows)
+        adj = np.eye(n)
+        for i in range(n):
+            for j in range(n):
+                d = dist[rows[i], rows[j]]
+                if i != j and allowed(rows[i], rows[j]) and (d <= threshold or dist[rows[j], rows[i]] <= threshold):
+                    adj[i, j] = 1 - d
+        return adj / adj.sum(axis=1, keepdims=True)
+
+    is_train = np.isin(np.arange(25), train)
+    np.testing.assert_allclose(train_adj, reference(train, lambda i, j: True), atol=1e-6)
+    # prediction graph: only edges joining a training and a test patient
+    np.testing.assert_allclose(full_adj, reference(np.arange(25), lambda i, j: is_train[i] != is_train[j]), atol=1e-6)
+    assert np.allclose(class_share_weights(np.array([0, 0, 0, 1]), 3), [0.75, 0.75, 0.75, 0.25])
 
 
 def test_history_records_the_learning_rate_per_epoch(rosmap_h5ad, tmp_path):
@@ -94,20 +153,6 @@ def test_history_records_the_learning_rate_per_epoch(rosmap_h5ad, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     history = pd.read_csv(tmp_path / "m3" / "history.csv")
     assert history["lr"].tolist() == pytest.approx([0.004, 0.004, 0.002, 0.002])
-    hp = json.dumps({"mogonet": {"hidden_dims": [8], "epochs": 2, "lr": 0.003}, "train": {"val_every": 1}})
-    proc = _train(rosmap_h5ad, tmp_path / "mg", "--method", "mogonet", "--hparams", hp)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert pd.read_csv(tmp_path / "mg" / "history.csv")["lr"].tolist() == pytest.approx([0.003, 0.003])
-
-
-def test_patient_graph_is_symmetric_row_normalised_knn():
-    x = np.random.default_rng(0).random((30, 5))
-    adj = patient_graph(x, k=4).to_dense()
-    assert torch.allclose(adj.sum(1), torch.ones(30, dtype=adj.dtype))
-    support = adj > 0
-    assert torch.equal(support, support.T)
-    assert bool(torch.diagonal(support).all())
-    assert int(support.sum(1).min()) >= 5  # self-loop + at least k neighbours
 
 
 def test_same_seed_same_metrics(rosmap_h5ad, tmp_path):

@@ -16,7 +16,7 @@ __all__ = ["VIEWS", "METHOD_LABELS", "DatasetSpec", "DATASETS", "get_spec"]
 VIEWS = ("mRNA", "methylation", "miRNA")
 
 # How the tables and figures name the methods this pipeline trains.
-METHOD_LABELS = {"m3col": "M3CoL (ours)", "mogonet": "MOGONET-style (ours)", "logreg": "logistic regression (ours)"}
+METHOD_LABELS = {"m3col": "M3CoL (ours)", "mogonet": "MOGONET (ours)", "logreg": "logistic regression (ours)"}
 
 
 @dataclass(frozen=True)

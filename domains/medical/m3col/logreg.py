@@ -1,12 +1,13 @@
 """The simple baseline a reader would try first: multinomial logistic regression (scikit-learn) on all views'
-features side by side, on exactly M3CoL's rows (:mod:`domains.medical.m3col.splits`: the same fit, validation and
-test rows per seed, the same ``train.scaling`` fitted on the fit rows).
+features side by side, on M3CoL's test rows (:mod:`domains.medical.m3col.splits`: the same test rows per seed, the
+same ``train.scaling``, fitted on the training rows).
 
-The inverse regularisation strength ``C`` is chosen on the validation rows only (the highest validation accuracy
-over ``logreg.C``; ties go to the smaller ``C``), then the model is refit on the fit rows with it and predicts the
-test rows once. Run by the training stage (``python -m domains.medical.m3col.train --method logreg``); outputs as
-the other methods (``run.json``, ``predictions.tsv``, ``history.csv``: one row per ``C`` with its validation
-accuracy).
+The inverse regularisation strength ``C`` is chosen by stratified ``logreg.folds``-fold cross-validation inside the
+training rows (scikit-learn ``GridSearchCV``, shuffled folds seeded by the run's seed; the highest mean accuracy
+over ``logreg.C``, ties to the smaller ``C``), then the model is refit on all training rows and predicts the test
+rows once: no validation rows are held out and no test row is read for the choice. Run by the training stage
+(``python -m domains.medical.m3col.train --method logreg``); outputs as the other methods (``run.json``,
+``predictions.tsv``, ``history.csv``: one row per ``C`` with its cross-validated accuracy).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 from domains.medical.m3col.metrics import classification_metrics
 from domains.medical.m3col.splits import scale, split_indices
@@ -30,31 +32,40 @@ from ssl_core.errors import InputError
 __all__ = ["fit_logreg"]
 
 
-def _model(c: float, hp: dict[str, Any], seed: int) -> LogisticRegression:
-    return LogisticRegression(C=c, max_iter=hp["logreg"]["max_iter"], random_state=seed)
+def _check_folds(adata: ad.AnnData, y: np.ndarray, folds: int) -> None:
+    """One clear error before any fit when a class has fewer training rows than folds."""
+    counts = np.bincount(y, minlength=len(adata.uns["classes"]))
+    present = np.flatnonzero(counts)
+    smallest = present[np.argmin(counts[present])]
+    if counts[smallest] < folds:
+        raise InputError(f"config: medical.logreg.folds: {folds} folds need {folds} training rows of every class; "
+                         f"class {adata.uns['classes'][smallest]!r} has {counts[smallest]}")
 
 
 def fit_logreg(adata: ad.AnnData, hp: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
-    """Choose ``C`` on validation, refit, predict the test rows; write the outputs and return ``run.json``."""
-    parts = split_indices(adata, seed, hp["val_fraction"], hp["test_fraction"])
-    if len(parts["val"]) == 0:
-        raise InputError("config: medical.val_fraction: logistic regression chooses C on validation rows; "
-                         "it needs val_fraction > 0")
-    x = scale(np.asarray(adata.X, dtype=np.float64), parts["fit"], hp["train"]["scaling"])
+    """Choose ``C`` by cross-validation on the training rows, refit on them, predict the test rows; write the
+    outputs and return ``run.json``."""
+    lr = hp["logreg"]
+    parts = split_indices(adata, seed, 0.0, hp["test_fraction"])
+    train = parts["fit"]
+    x = scale(np.asarray(adata.X, dtype=np.float64), train, hp["train"]["scaling"])
     y = adata.obs["label"].to_numpy().astype(np.int64)
+    _check_folds(adata, y[train], lr["folds"])
     n_classes = len(adata.uns["classes"])
     start = time.perf_counter()
-    history = []
+    search = GridSearchCV(LogisticRegression(max_iter=lr["max_iter"], random_state=seed),
+                          {"C": sorted(lr["C"])}, scoring="accuracy",
+                          cv=StratifiedKFold(lr["folds"], shuffle=True, random_state=seed))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # the grid's weakest penalties may stop at max_iter
-        for c in sorted(hp["logreg"]["C"]):
-            model = _model(c, hp, seed).fit(x[parts["fit"]], y[parts["fit"]])
-            history.append({"C": c, "val_acc": float((model.predict(x[parts["val"]]) == y[parts["val"]]).mean())})
-        best = max(history, key=lambda h: h["val_acc"])  # first maximum: the smallest C among ties
-        model = _model(best["C"], hp, seed).fit(x[parts["fit"]], y[parts["fit"]])
+        search.fit(x[train], y[train])  # ties: GridSearchCV keeps the first best, the smaller C
     fit_seconds = time.perf_counter() - start
+    model, best_c = search.best_estimator_, float(search.best_params_["C"])
+    history = pd.DataFrame({"C": search.cv_results_["param_C"].astype(float),
+                            "cv_acc": search.cv_results_["mean_test_score"],
+                            "cv_acc_std": search.cv_results_["std_test_score"]})
     prob = np.zeros((len(parts["test"]), n_classes))
-    prob[:, model.classes_] = model.predict_proba(x[parts["test"]])  # a class absent from the fit rows: 0
+    prob[:, model.classes_] = model.predict_proba(x[parts["test"]])  # a class absent from the training rows: 0
     y_test = y[parts["test"]]
 
     out.mkdir(parents=True, exist_ok=True)
@@ -63,11 +74,11 @@ def fit_logreg(adata: ad.AnnData, hp: dict[str, Any], seed: int, out: Path) -> d
     with atomic_path(out / "predictions.tsv") as tmp:
         pred.to_csv(tmp, sep="\t", index_label="sample")
     with atomic_path(out / "history.csv") as tmp:
-        pd.DataFrame(history).to_csv(tmp, index=False)
+        history.to_csv(tmp, index=False)
     run = {
         "dataset": adata.uns["dataset"], "method": "logreg", "seed": seed,
-        "metrics": classification_metrics(y_test, prob), "selection": "C on validation", "C": best["C"],
-        "selected_epoch": None, "epochs": 0, "n_fit": len(parts["fit"]), "n_val": len(parts["val"]),
+        "metrics": classification_metrics(y_test, prob), "selection": f"C by {lr['folds']}-fold CV", "C": best_c,
+        "selected_epoch": None, "epochs": 0, "n_fit": len(train), "n_val": 0,
         "n_test": len(parts["test"]), "fit_seconds": fit_seconds, "epoch_seconds_median": None,
     }
     write_json(out / "run.json", run)

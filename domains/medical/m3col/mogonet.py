@@ -1,13 +1,24 @@
-"""MOGONET-style baseline (Wang et al., 2021, Nature Communications): one graph convolutional network per omics
-view on a patient-similarity graph, fused by a view correlation discovery network (VCDN).
+"""MOGONET (Wang et al., 2021, Nature Communications), following the recipe of the authors' code (txWang/MOGONET):
+one graph convolutional network per omics view on a patient-similarity graph, fused by a view correlation
+discovery network (VCDN).
 
-- Graph: per view, each patient is linked to its ``k`` most cosine-similar patients (scikit-learn's
-  ``kneighbors_graph``), edges weighted by the similarity, symmetrised, self-loops added, rows normalised.
-  As in MOGONET the graph spans training and test patients (transductive; no test label is used).
-- GCN per view: ``H <- ReLU(A H W)`` for each hidden width, then a linear classifier on the last layer.
-- VCDN: the outer product of the views' class probabilities (a ``C^V`` tensor, flattened) goes through a two-layer
-  MLP to the fused class logits.
-- Loss: cross-entropy of every view's classifier plus that of the VCDN, on the fitting rows only.
+- **Graphs** (:func:`edge_threshold`, :func:`patient_graphs`): per view, the cosine distance between patients. The
+  threshold is the distance at which the training patients' graph keeps on average ``edges_per_node`` edges per
+  node, self-pairs included (MOGONET's ``adj_parameter``: 2 for ROSMAP, 10 for BRCA). Kept pairs are weighted by
+  their cosine similarity, the matrix symmetrised (element-wise maximum), self-loops added and rows normalised to
+  sum 1. Training uses the graph of the training patients only; prediction uses a graph over all patients whose
+  edges join a test patient to a training patient (same threshold), so a test patient is classified from its
+  training neighbours and no test label is used.
+- **GCN per view**: graph convolutions ``A H W + b`` (Xavier-normal weights, zero biases), each followed by
+  leaky ReLU (slope 0.25) and, except the last, dropout; then a linear classifier to class scores.
+- **VCDN**: the outer product of the views' sigmoid class scores (a ``C^V`` tensor, flattened) through a two-layer
+  MLP of hidden width ``C^V`` to the fused class logits.
+- **Loss** of every classifier: cross-entropy of each training row weighted by its class's share of the training
+  rows (MOGONET's ``cal_sample_weight``), averaged.
+- **Schedule** (:class:`domains.medical.m3col.train.MOGONETModule`): ``pretrain_epochs`` of the views' GCNs alone
+  (one Adam per view, ``pretrain_lr``), then ``epochs`` of joint training with fresh optimisers: each epoch one
+  step per view on its own loss (``lr``), then one step of the VCDN on the fused loss (``vcdn_lr``; the GCNs are
+  trained by their own losses only). The reported model is the last epoch.
 """
 
 from __future__ import annotations
@@ -18,10 +29,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.neighbors import kneighbors_graph
+from sklearn.metrics.pairwise import cosine_distances
+from sklearn.preprocessing import normalize
 from torch import nn
 
-__all__ = ["MOGONETConfig", "patient_graph", "MOGONET"]
+__all__ = ["MOGONETConfig", "edge_threshold", "patient_graphs", "class_share_weights", "MOGONET"]
 
 
 @dataclass(frozen=True)
@@ -29,40 +41,40 @@ class MOGONETConfig:
     input_dims: tuple[int, ...]
     n_classes: int
     hidden_dims: tuple[int, ...] = (200, 200, 100)
-    vcdn_hidden: int = 64
     dropout: float = 0.5
 
 
-def patient_graph(x: np.ndarray, k: int) -> torch.Tensor:
-    """Row-normalised, symmetric cosine-kNN adjacency with self-loops, as a sparse tensor (n x n)."""
-    n = x.shape[0]
-    knn = kneighbors_graph(x, n_neighbors=min(k, n - 1), mode="distance", metric="cosine", include_self=False)
-    knn.data = np.clip(1.0 - knn.data, 0.0, None)  # cosine distance -> similarity
-    adj = knn.maximum(knn.T).tocoo()
-    rows = np.concatenate([adj.row, np.arange(n)])
-    cols = np.concatenate([adj.col, np.arange(n)])
-    vals = np.concatenate([adj.data, np.ones(n)])
-    deg = np.bincount(rows, weights=vals, minlength=n)
-    vals = vals / deg[rows]
-    idx = torch.as_tensor(np.vstack([rows, cols]), dtype=torch.long)
-    return torch.sparse_coo_tensor(idx, torch.as_tensor(vals, dtype=torch.float32), (n, n)).coalesce()
+def edge_threshold(distances: np.ndarray, edges_per_node: int) -> float:
+    """The cosine distance at which the square ``distances`` of the training patients keeps ``edges_per_node``
+    pairs per patient on average, self-pairs included (MOGONET's ``adj_parameter``)."""
+    flat = distances.ravel()
+    k = min(edges_per_node * distances.shape[0], flat.size - 1)
+    return float(np.partition(flat, k)[k])
 
 
-class GCN(nn.Module):
-    """Stacked graph convolutions ``ReLU(A H W)`` with dropout, then a linear classifier."""
+def _adjacency(similarity: np.ndarray, keep: np.ndarray) -> torch.Tensor:
+    """Kept similarities, symmetrised by the element-wise maximum, plus self-loops, rows normalised to sum 1."""
+    adj = np.where(keep, similarity, 0.0)
+    adj = np.maximum(adj, adj.T) + np.eye(len(adj))
+    return torch.as_tensor(normalize(adj, norm="l1"), dtype=torch.float32).to_sparse().coalesce()
 
-    def __init__(self, in_dim: int, hidden: Sequence[int], n_classes: int, dropout: float) -> None:
-        super().__init__()
-        dims = [in_dim, *hidden]
-        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
-        self.classifier = nn.Linear(dims[-1], n_classes)
-        self.dropout = dropout
 
-    def forward(self, x: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
-        h = x
-        for layer in self.layers:
-            h = F.dropout(F.leaky_relu(_propagate(adj, layer(h)), 0.25), self.dropout, self.training)
-        return self.classifier(h)
+def patient_graphs(x: np.ndarray, train: np.ndarray, edges_per_node: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """One view's graphs: over the ``train`` rows (training), and over all rows of ``x`` (prediction; edges only
+    between a training and a non-training row), both thresholded at :func:`edge_threshold` of the training rows."""
+    dist = cosine_distances(x)
+    is_train = np.zeros(len(x), dtype=bool)
+    is_train[train] = True
+    tr = dist[np.ix_(train, train)]
+    threshold = edge_threshold(tr, edges_per_node)
+    train_keep = (tr <= threshold) & ~np.eye(len(train), dtype=bool)
+    across = is_train[:, None] != is_train[None, :]
+    return _adjacency(1.0 - tr, train_keep), _adjacency(1.0 - dist, (dist <= threshold) & across)
+
+
+def class_share_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
+    """Each row's weight in the loss: its class's share of the rows ``y`` (MOGONET's ``cal_sample_weight``)."""
+    return (np.bincount(y, minlength=n_classes) / len(y))[y]
 
 
 def _propagate(adj: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
@@ -72,24 +84,51 @@ def _propagate(adj: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         return torch.sparse.mm(adj, h.to(adj.dtype))
 
 
+def _xavier(module: nn.Module) -> nn.Module:
+    for layer in module.modules():
+        if isinstance(layer, nn.Linear):
+            nn.init.xavier_normal_(layer.weight)
+            nn.init.zeros_(layer.bias)
+    return module
+
+
+class GCN(nn.Module):
+    """Graph convolutions ``A H W + b`` with leaky ReLU (dropout between them), then a linear classifier. ``A``
+    rows sum to 1, so ``A (H W + b)`` equals ``A H W + b``."""
+
+    def __init__(self, in_dim: int, hidden: Sequence[int], n_classes: int, dropout: float) -> None:
+        super().__init__()
+        dims = [in_dim, *hidden]
+        self.layers = _xavier(nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:])))
+        self.classifier = _xavier(nn.Linear(dims[-1], n_classes))
+        self.dropout = dropout
+
+    def forward(self, x: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
+        h = x
+        for i, layer in enumerate(self.layers):
+            h = F.leaky_relu(_propagate(adj, layer(h)), 0.25)
+            if i < len(self.layers) - 1:
+                h = F.dropout(h, self.dropout, self.training)
+        return self.classifier(h)
+
+
 class MOGONET(nn.Module):
-    """Per-view GCNs and the VCDN fusion; :meth:`loss` is the training objective on the rows in ``mask``."""
+    """Per-view GCNs (``gcns``) and the VCDN fusion (``vcdn``)."""
 
     def __init__(self, cfg: MOGONETConfig) -> None:
         super().__init__()
         self.cfg = cfg
         self.gcns = nn.ModuleList(GCN(d, cfg.hidden_dims, cfg.n_classes, cfg.dropout) for d in cfg.input_dims)
-        self.vcdn = nn.Sequential(
-            nn.Linear(cfg.n_classes ** len(cfg.input_dims), cfg.vcdn_hidden), nn.LeakyReLU(0.25),
-            nn.Linear(cfg.vcdn_hidden, cfg.n_classes),
-        )
+        width = cfg.n_classes ** len(cfg.input_dims)
+        self.vcdn = _xavier(nn.Sequential(nn.Linear(width, width), nn.LeakyReLU(0.25),
+                                          nn.Linear(width, cfg.n_classes)))
 
     def view_logits(self, views: Sequence[torch.Tensor], adjs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         return [gcn(x, a) for gcn, x, a in zip(self.gcns, views, adjs)]
 
     def fuse(self, logits: Sequence[torch.Tensor]) -> torch.Tensor:
-        """VCDN: flattened outer product of the views' class probabilities -> fused logits."""
-        probs = [torch.sigmoid(z) for z in logits]  # MOGONET feeds sigmoid scores to the VCDN
+        """VCDN: flattened outer product of the views' sigmoid class scores -> fused logits."""
+        probs = [torch.sigmoid(z) for z in logits]
         tensor = probs[0]
         for p in probs[1:]:
             tensor = (tensor.unsqueeze(-1) * p.unsqueeze(1)).flatten(1)
@@ -97,12 +136,3 @@ class MOGONET(nn.Module):
 
     def forward(self, views: Sequence[torch.Tensor], adjs: Sequence[torch.Tensor]) -> torch.Tensor:
         return self.fuse(self.view_logits(views, adjs))
-
-    def loss(self, views: Sequence[torch.Tensor], adjs: Sequence[torch.Tensor], y: torch.Tensor,
-             mask: torch.Tensor) -> dict[str, torch.Tensor]:
-        logits = self.view_logits(views, adjs)
-        fused = self.fuse(logits)
-        out = {"logits": fused, "fusion_ce": F.cross_entropy(fused[mask], y[mask])}
-        out["unimodal_ce"] = torch.stack([F.cross_entropy(z[mask], y[mask]) for z in logits]).sum()
-        out["total"] = out["fusion_ce"] + out["unimodal_ce"]
-        return out

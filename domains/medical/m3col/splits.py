@@ -1,5 +1,5 @@
-"""The splits and scaling every medical method uses (M3CoL, the MOGONET-style baseline, logistic regression), so
-that they are compared on exactly the same rows."""
+"""The splits and scaling every medical method uses (M3CoL, MOGONET, logistic regression), so that they
+are compared on exactly the same test rows."""
 
 from __future__ import annotations
 

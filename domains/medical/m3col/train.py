@@ -1,22 +1,23 @@
-"""Train one method (M3CoL, the MOGONET-style baseline, or logistic regression: :mod:`.logreg`) on one data set
-with one seed, then predict its test split.
+"""Train one method (M3CoL, MOGONET: :mod:`.mogonet`, or logistic regression: :mod:`.logreg`) on one data set with
+one seed, then predict its test split.
 
 Stage of the medical pipeline; run from Snakemake or on its own::
 
     python -m domains.medical.m3col.train --data results/medical/ROSMAP/data.h5ad --method m3col --seed 0 \
         --out results/medical/ROSMAP/m3col/seed0 [--config config/config.yaml] [--hparams '{"train": {"epochs": 50}}']
 
-Model selection never looks at the test split: a stratified, seeded validation split is carved from the training
-rows; ``train.selection`` is ``last`` (the last epoch, the default) or ``best_val`` (the epoch with the best
-validation accuracy). Data sets without a fixed split get a seeded stratified train/test split first.
+Model selection never looks at the test split: for M3CoL a stratified, seeded validation split is carved from the
+training rows; ``train.selection`` is ``last`` (the last epoch, the default) or ``best_val`` (the epoch with the
+best validation accuracy). MOGONET, as its authors, trains on all training rows and reports its last epoch. Data
+sets without a fixed split get a seeded stratified train/test split first.
 Outputs in ``--out``: ``predictions.tsv`` (test probabilities), ``run.json`` (test metrics, selected epoch, device,
 timings), ``history.csv`` (per-epoch losses and validation metrics) and ``checkpoints/``.
 
 Training runs through :func:`ssl_core.training.fit`: a rerun of an interrupted job (SIGTERM, SIGKILL) resumes
 from ``checkpoints/last.ckpt`` and ends with the metrics of an uninterrupted run; a finished run, or one whose
 settings, seed, data or compute settings changed, trains from scratch. ``--compute`` chooses the device(s):
-M3CoL trains with DDP over ``devices > 1`` (each epoch's batch split over the devices); the MOGONET-style
-baseline trains its whole patient graph as one batch and refuses ``devices > 1``.
+M3CoL trains with DDP over ``devices > 1`` (each epoch's batch split over the devices); MOGONET trains its whole
+patient graph as one batch and refuses ``devices > 1``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import numpy as np
 import pandas as pd
 import pytorch_lightning as pl
 import torch
+import torch.nn.functional as F
 from pytorch_lightning.utilities import rank_zero_only
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -40,7 +42,7 @@ from domains.medical.settings import METHODS, STAGE_PARTS
 from domains.medical.m3col.logreg import fit_logreg
 from domains.medical.m3col.metrics import classification_metrics
 from domains.medical.m3col.model import M3CoL, M3CoLConfig
-from domains.medical.m3col.mogonet import MOGONET, MOGONETConfig, patient_graph
+from domains.medical.m3col.mogonet import MOGONET, MOGONETConfig, class_share_weights, patient_graphs
 from domains.medical.m3col.splits import scale, split_indices
 from ssl_core.atomic import atomic_path, remove_on_failure, write_json
 from ssl_core.config import resolve_section, select_parts
@@ -96,38 +98,63 @@ class M3CoLModule(pl.LightningModule):
 
 
 class MOGONETModule(pl.LightningModule):
-    """Lightning wrapper of the MOGONET-style baseline: one batch is the whole patient graph plus a row mask."""
+    """Lightning wrapper of MOGONET (:mod:`.mogonet`): one batch is the training patients' views, labels and loss
+    weights; the graphs (``train_adjs``, ``test_adjs``) are set by the caller (derived from the data, not saved in
+    checkpoints). Manual optimisation: ``pretrain_epochs`` of one Adam step per view, then ``epochs`` of one step
+    per view (fresh optimisers) and one of the VCDN, as the authors' code."""
 
-    def __init__(self, model: dict[str, Any], lr: float, weight_decay: float) -> None:
+    def __init__(self, model: dict[str, Any], pretrain_epochs: int, pretrain_lr: float, lr: float,
+                 vcdn_lr: float) -> None:
         super().__init__()
         self.save_hyperparameters()
+        self.automatic_optimization = False
         self.model = MOGONET(MOGONETConfig(**{**model, "input_dims": tuple(model["input_dims"]),
                                               "hidden_dims": tuple(model["hidden_dims"])}))
-        self.adjs: list[torch.Tensor] = []  # set by the caller; derived from the data, not saved in checkpoints
+        self.train_adjs: list[torch.Tensor] = []
+        self.test_adjs: list[torch.Tensor] = []
 
     def forward(self, views: list[torch.Tensor]) -> torch.Tensor:
-        return self.model(views, [a.to(self.device) for a in self.adjs])
+        """Fused logits of every patient on the prediction graph (training and test patients)."""
+        return self.model(views, [a.to(self.device) for a in self.test_adjs])
 
-    def training_step(self, batch: list[torch.Tensor], batch_idx: int) -> torch.Tensor:
-        *views, y, mask = batch
-        out = self.model.loss(views, [a.to(self.device) for a in self.adjs], y, mask)
-        n = int(mask.sum())
-        for key in ("total", "fusion_ce", "unimodal_ce"):
-            self.log(f"train_{key}", out[key], on_step=False, on_epoch=True, batch_size=n)
-        self.log("train_acc", (out["logits"][mask].argmax(1) == y[mask]).float().mean(), on_step=False,
-                 on_epoch=True, batch_size=n)
-        _log_lr(self)
-        return out["total"]
+    def training_step(self, batch: list[torch.Tensor], batch_idx: int) -> None:
+        *views, y, weight = batch
+        adjs = [a.to(self.device) for a in self.train_adjs]
+        n_views = len(views)
+        joint = self.current_epoch >= self.hparams.pretrain_epochs
+        opts = self.optimizers()
+        view_opts = opts[n_views:2 * n_views] if joint else opts[:n_views]
+        losses = []
+        for gcn, x, adj, opt in zip(self.model.gcns, views, adjs, view_opts):
+            loss = (F.cross_entropy(gcn(x, adj), y, reduction="none") * weight).mean()
+            opt.zero_grad()
+            self.manual_backward(loss)
+            opt.step()
+            losses.append(loss.detach())
+        n = y.shape[0]
+        unimodal = torch.stack(losses).sum()
+        total = unimodal
+        if joint:
+            with torch.no_grad():  # the VCDN step trains the VCDN only (the GCNs learn from their own losses)
+                logits = self.model.view_logits(views, adjs)
+            fused = self.model.fuse(logits)
+            fusion = (F.cross_entropy(fused, y, reduction="none") * weight).mean()
+            opts[-1].zero_grad()
+            self.manual_backward(fusion)
+            opts[-1].step()
+            total = total + fusion.detach()
+            self.log("train_fusion_ce", fusion.detach(), on_step=False, on_epoch=True, batch_size=n)
+            self.log("train_acc", (fused.argmax(1) == y).float().mean(), on_step=False, on_epoch=True, batch_size=n)
+        self.log("train_unimodal_ce", unimodal, on_step=False, on_epoch=True, batch_size=n)
+        self.log("train_total", total, on_step=False, on_epoch=True, batch_size=n)
+        self.log("lr", float(view_opts[0].param_groups[0]["lr"]), on_step=False, on_epoch=True, batch_size=1)
 
-    def validation_step(self, batch: list[torch.Tensor], batch_idx: int) -> None:
-        *views, y, mask = batch
-        logits = self(views)[mask]
-        n = int(mask.sum())
-        self.log("val_loss", torch.nn.functional.cross_entropy(logits, y[mask]), batch_size=n, prog_bar=True)
-        self.log("val_acc", (logits.argmax(1) == y[mask]).float().mean(), batch_size=n, prog_bar=True)
-
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        """Per view one Adam for pretraining and one for joint training, then the VCDN's."""
+        hp = self.hparams
+        pre = [torch.optim.Adam(g.parameters(), lr=hp.pretrain_lr) for g in self.model.gcns]
+        joint = [torch.optim.Adam(g.parameters(), lr=hp.lr) for g in self.model.gcns]
+        return [*pre, *joint, torch.optim.Adam(self.model.vcdn.parameters(), lr=hp.vcdn_lr)]
 
 
 def _tensors(x: np.ndarray, y: np.ndarray, rows: np.ndarray, slices: list[np.ndarray]) -> list[torch.Tensor]:
@@ -168,22 +195,19 @@ def _setup_m3col(hp, x, y, parts, slices, n_classes) -> _Setup:
 
 def _setup_mogonet(hp, x, y, parts, slices, n_classes) -> _Setup:
     mg = hp["mogonet"]
-    rows = np.arange(len(y))
-    views = _tensors(x, y, rows, slices)[:-1]
-    y_t = torch.as_tensor(y)
-
-    def masked(idx: np.ndarray) -> DataLoader:
-        mask = torch.zeros(len(y), dtype=torch.bool)
-        mask[idx] = True
-        return DataLoader(TensorDataset(*[v.unsqueeze(0) for v in views], y_t.unsqueeze(0), mask.unsqueeze(0)),
-                          batch_size=None)
-
+    train = parts["fit"]
+    one_batch = [torch.as_tensor(x[np.ix_(train, s)], dtype=torch.float32) for s in slices] + [
+        torch.as_tensor(y[train]),
+        torch.as_tensor(class_share_weights(y[train], n_classes), dtype=torch.float32)]
+    fit_loader = DataLoader(TensorDataset(*[t.unsqueeze(0) for t in one_batch]), batch_size=None)
     cfg = MOGONETConfig(input_dims=tuple(len(s) for s in slices), n_classes=n_classes,
-                        hidden_dims=tuple(mg["hidden_dims"]), vcdn_hidden=mg["vcdn_hidden"], dropout=mg["dropout"])
-    module = MOGONETModule(dataclasses.asdict(cfg), lr=mg["lr"], weight_decay=mg["weight_decay"])
-    module.adjs = [patient_graph(x[:, s], mg["k_neighbors"]) for s in slices]
-    val_loader = masked(parts["val"]) if len(parts["val"]) else None
-    return _Setup(module, masked(parts["fit"]), val_loader, views, parts["test"], mg["epochs"])
+                        hidden_dims=tuple(mg["hidden_dims"]), dropout=mg["dropout"])
+    module = MOGONETModule(dataclasses.asdict(cfg), pretrain_epochs=mg["pretrain_epochs"],
+                           pretrain_lr=mg["pretrain_lr"], lr=mg["lr"], vcdn_lr=mg["vcdn_lr"])
+    graphs = [patient_graphs(x[:, s], train, mg["edges_per_node"]) for s in slices]
+    module.train_adjs, module.test_adjs = [g[0] for g in graphs], [g[1] for g in graphs]
+    views = [torch.as_tensor(x[:, s], dtype=torch.float32) for s in slices]
+    return _Setup(module, fit_loader, None, views, parts["test"], mg["pretrain_epochs"] + mg["epochs"])
 
 
 def train_one(adata: ad.AnnData, hp: dict[str, Any], seed: int, out: Path, threads: int | None = None,
@@ -199,12 +223,17 @@ def train_one(adata: ad.AnnData, hp: dict[str, Any], seed: int, out: Path, threa
                          "trains its whole patient graph as one batch on one device (M3CoL trains with DDP)")
     start_run(seed, threads)
     tr = hp["train"]
+    if method == "m3col":
+        val_fraction, scaling, selection = hp["val_fraction"], tr["scaling"], tr["selection"]
+        val_every = tr["val_every"]
+    else:  # MOGONET trains on every training row and reports the last epoch, as the authors' code
+        val_fraction, scaling, selection, val_every = 0.0, hp["mogonet"]["scaling"], "last", 1
     n_classes = len(adata.uns["classes"])
-    parts = split_indices(adata, seed, hp["val_fraction"], hp["test_fraction"])
-    if tr["selection"] == "best_val" and len(parts["val"]) == 0:
+    parts = split_indices(adata, seed, val_fraction, hp["test_fraction"])
+    if selection == "best_val" and len(parts["val"]) == 0:
         raise InputError("config: medical.train.selection: best_val needs val_fraction > 0")
     slices = view_slices(adata)
-    x = scale(np.asarray(adata.X, dtype=np.float64), parts["fit"], tr["scaling"])
+    x = scale(np.asarray(adata.X, dtype=np.float64), parts["fit"], scaling)
     y = adata.obs["label"].to_numpy().astype(np.int64)
     setup = (_setup_m3col if method == "m3col" else _setup_mogonet)(hp, x, y, parts, slices, n_classes)
     module = setup.module
@@ -215,12 +244,12 @@ def train_one(adata: ad.AnnData, hp: dict[str, Any], seed: int, out: Path, threa
         fp=fingerprint({"method": method, **select_parts(hp, STAGE_PARTS[f"train_{method}"])}, seed, inputs=inputs,
                        compute=compute),
         max_epochs=setup.epochs, compute=compute, progress=progress, checkpoint_every=tr["checkpoint_every"],
-        val_every=tr["val_every"], monitor=("val_acc", "max") if tr["selection"] == "best_val" else None,
+        val_every=val_every, monitor=("val_acc", "max") if selection == "best_val" else None,
         ddp=method == "m3col", deterministic=True, refresh_rate=max(1, setup.epochs // 20),
     )
 
     selected_epoch = result.trainer.current_epoch - 1
-    if tr["selection"] == "best_val":
+    if selection == "best_val":
         module.load_state_dict(result.best_state)
         selected_epoch = result.best_epoch
     module.eval()
@@ -238,7 +267,7 @@ def train_one(adata: ad.AnnData, hp: dict[str, Any], seed: int, out: Path, threa
         result.history.to_csv(tmp)
     run = {
         "dataset": adata.uns["dataset"], "method": method, "seed": seed, "metrics": metrics,
-        "selection": tr["selection"], "selected_epoch": selected_epoch, "epochs": setup.epochs,
+        "selection": selection, "selected_epoch": selected_epoch, "epochs": setup.epochs,
         "n_fit": len(parts["fit"]), "n_val": len(parts["val"]), "n_test": len(parts["test"]),
         **result.as_json(),
     }
@@ -250,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m domains.medical.m3col.train", description=__doc__.split("\n\n")[0])
     p.add_argument("--data", required=True, type=Path, help="data.h5ad written by the prepare stage")
     p.add_argument("--method", choices=METHODS, default="m3col",
-                   help="M3CoL, the MOGONET-style baseline or logistic regression (no training loop)")
+                   help="M3CoL, MOGONET or logistic regression (no training loop)")
     p.add_argument("--seed", required=True, type=int)
     p.add_argument("--out", required=True, type=Path, help="output directory for this seed")
     add_training_arguments(p)
