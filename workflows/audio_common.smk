@@ -1,4 +1,5 @@
 # Helpers of the audio data-layer rules (workflows/audio.smk), included at its top. No rules live here.
+import functools
 import re
 
 from domains.audio.data.readers import read_user_meta
@@ -17,8 +18,10 @@ def audio_names_regex(shipped):
     return "|".join(re.escape(name) for name in (*shipped, *AUDIO_USER))
 
 
+@functools.cache
 def audio_user_table(dataset):
-    """A user data set's clip table, read and checked (a bad table stops the workflow with its one-line error)."""
+    """A user data set's clip table, read and checked once per parse (every job of the data set asks for it; a bad
+    table stops the workflow with its one-line error). Callers only read it."""
     try:
         return read_user_meta(AUDIO_USER[dataset])
     except InputError as exc:
