@@ -20,6 +20,7 @@ STAGES: dict[str, dict[str, str]] = {
         "prepare": "domains.medical.data.prepare",
         "train": "domains.medical.m3col.train",
         "evaluate": "domains.medical.m3col.evaluate",
+        "select": "domains.medical.m3col.select",
         "table": "domains.medical.m3col.table",
         "figures": "domains.medical.m3col.figures",
     },

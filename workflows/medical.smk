@@ -156,3 +156,117 @@ rule medical_figures:
         "python -m domains.medical.m3col.figures --metrics {input.metrics:q} --histories {input.histories:q}"
         " --table {input.table:q} --bars {output.bars:q} --curves {output.curves:q} --seeds {output.seeds:q}"
         " --table-figure {output.table:q} > {log:q} 2>&1"
+
+
+# M3CoL's settings by cross-validation on the fixed split's training rows (not in `rule all`):
+#   snakemake --cores 1 results/medical/select/ROSMAP.json; then commit the record to config/medical_select/ and its
+#   `chosen` values to config/config.yaml (medical.dataset_overrides).
+rule medical_select:
+    input:
+        "results/medical/{dataset}/data.h5ad",
+    output:
+        "results/medical/select/{dataset}.json",
+    params:
+        compute=COMPUTE,
+        hparams=hparams("medical", dataset="dataset", parts=MEDICAL_PARTS["select"]),
+    log:
+        "logs/medical/{dataset}/select.log",
+    conda:
+        "../envs/train.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=4000,
+        runtime=240,
+    shell:
+        "python -m domains.medical.m3col.select --data {input:q} --out {output:q} --protocol fixed --split 0"
+        " --hparams {params.hparams:q} --compute {params.compute:q} --threads {threads} > {log:q} 2>&1"
+
+
+# The re-split protocol (not in `rule all`): snakemake --cores 1 medical_resplit. medical.resplit.n seeded stratified
+# re-splits of all rows (the fixed split's test size), per re-split M3CoL's settings chosen inside its training
+# rows (medical.resplit.select), one seed of each of medical.resplit.methods, then mean, standard error and the
+# paired difference to logistic regression over the re-splits.
+rule medical_resplit_select:
+    input:
+        "results/medical/{dataset}/data.h5ad",
+    output:
+        "results/medical/resplit/{dataset}/select/split{seed}.json",
+    params:
+        compute=COMPUTE,
+        hparams=hparams("medical", dataset="dataset", parts=MEDICAL_PARTS["select"]),
+    log:
+        "logs/medical/{dataset}/resplit/select_split{seed}.log",
+    conda:
+        "../envs/train.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=4000,
+        runtime=240,
+    shell:
+        "python -m domains.medical.m3col.select --data {input:q} --out {output:q} --protocol resplit"
+        " --split {wildcards.seed} --hparams {params.hparams:q} --compute {params.compute:q} --threads {threads}"
+        " > {log:q} 2>&1"
+
+
+rule medical_resplit_train:
+    input:
+        data="results/medical/{dataset}/data.h5ad",
+        chosen=medical_resplit_chosen,
+    output:
+        run="results/medical/resplit/{dataset}/{method}/split{seed}/run.json",
+        predictions="results/medical/resplit/{dataset}/{method}/split{seed}/predictions.tsv",
+        history="results/medical/resplit/{dataset}/{method}/split{seed}/history.csv",
+    params:
+        chosen=medical_chosen_option,
+        compute=medical_compute,
+        hparams=hparams("medical", dataset="dataset", parts=lambda w: MEDICAL_PARTS[f"train_{w.method}"]),
+        out="results/medical/resplit/{dataset}/{method}/split{seed}",
+    log:
+        "logs/medical/{dataset}/resplit/{method}/train_split{seed}.log",
+    conda:
+        "../envs/train.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=4000,
+        runtime=60,
+    shell:
+        "python -m domains.medical.m3col.train --data {input.data:q} --method {wildcards.method} --protocol resplit"
+        " --seed {wildcards.seed} --out {params.out:q} {params.chosen}"
+        " --hparams {params.hparams:q} --compute {params.compute:q} --threads {threads} > {log:q} 2>&1"
+
+
+rule medical_resplit_evaluate:
+    input:
+        runs=medical_resplit_outputs("run.json"),
+    output:
+        "results/medical/resplit/{dataset}/{method}/metrics.json",
+    log:
+        "logs/medical/{dataset}/resplit/{method}/evaluate.log",
+    conda:
+        "../envs/report.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    shell:
+        "python -m domains.medical.m3col.evaluate --runs {input.runs:q} --out {output:q} > {log:q} 2>&1"
+
+
+rule medical_resplit:
+    input:
+        metrics=medical_resplit_metrics,
+        statuses=medical_fetch_statuses,
+    output:
+        "results/medical/resplit/table.tsv",
+    log:
+        "logs/medical/resplit_table.log",
+    conda:
+        "../envs/report.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    shell:
+        "python -m domains.medical.m3col.table --protocol resplit --metrics {input.metrics:q}"
+        " --statuses {input.statuses:q} --out {output:q} > {log:q} 2>&1"

@@ -109,3 +109,39 @@ def medical_histories(wildcards):
             seed=medical_seeds(method),
         )
     ]
+
+
+def medical_resplit_chosen(wildcards):
+    """M3CoL's settings chosen inside the re-split's training rows (medical.resplit.select), else nothing."""
+    if wildcards.method != "m3col" or not config["medical"]["resplit"]["select"]:
+        return []
+    return [f"results/medical/resplit/{wildcards.dataset}/select/split{wildcards.seed}.json"]
+
+
+def medical_chosen_option(wildcards, input):
+    """--chosen of a re-split training job that has a selection record, else nothing."""
+    return f"--chosen {shlex.quote(input.chosen[0])}" if input.chosen else ""
+
+
+def medical_resplit_outputs(name):
+    """Per-re-split output ``name`` of one data set and method: re-splits 0 .. medical.resplit.n - 1, one seed each
+    (the seed is the re-split's index)."""
+
+    def inputs(wildcards):
+        return expand(
+            "results/medical/resplit/{dataset}/{method}/split{seed}/{name}",
+            dataset=wildcards.dataset,
+            method=wildcards.method,
+            seed=range(config["medical"]["resplit"]["n"]),
+            name=name,
+        )
+
+    return inputs
+
+
+def medical_resplit_metrics(wildcards):
+    return expand(
+        "results/medical/resplit/{dataset}/{method}/metrics.json",
+        dataset=medical_available(),
+        method=config["medical"]["resplit"]["methods"],
+    )

@@ -23,6 +23,8 @@ STAGE_PARTS: dict[str, tuple[str, ...]] = {
     "train_mogonet": ("test_fraction", "train.checkpoint_every", "mogonet"),
     # logistic regression chooses C by cross-validation on all training rows (no validation rows)
     "train_logreg": ("test_fraction", "train.scaling", "logreg"),
+    # M3CoL's settings by cross-validation on a split's training rows (domains.medical.m3col.select)
+    "select": (*_SPLIT, "train", "model", "m3co", "select"),
 }
 
 

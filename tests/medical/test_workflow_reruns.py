@@ -104,3 +104,27 @@ def test_seed_limit_trains_a_method_on_the_first_seeds_only(finished, tmp_path):
              for m in ("m3col", "mogonet", "logreg")}
     assert seeds["mogonet"] == ["0"] and seeds["logreg"] == ["0", "1", "2"]
     assert {"1", "2"} <= set(seeds["m3col"])  # seed 0 too when an earlier test left it out of date
+
+
+def test_selection_and_resplit_protocol_are_their_own_targets(finished, tmp_path):
+    work, tiny, mirror = finished
+    edit = tmp_path / "resplit.yaml"
+    edit.write_text(yaml.safe_dump({"medical": {"resplit": {"n": 2, "methods": ["m3col", "logreg"]}}}))
+    configs = ["--configfile", str(TEST_CONFIG), str(tiny), str(edit)]
+    proc = _snakemake(work, "-n", *configs, mirror=mirror)  # the default run: neither selection nor re-splits
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "medical_select" not in proc.stdout and "medical_resplit" not in proc.stdout
+    proc = _snakemake(work, "-n", "-p", "medical_resplit", "results/medical/select/ROSMAP.json", *configs,
+                      mirror=mirror)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = (proc.stdout + proc.stderr).splitlines()
+    select = [line for line in lines if "domains.medical.m3col.select" in line]
+    train = [line for line in lines if "domains.medical.m3col.train" in line]
+    assert len(select) == 3 and sum("--protocol fixed --split 0" in line for line in select) == 1
+    assert sorted(line.split("--split ")[1].split()[0] for line in select if "resplit" in line) == ["0", "1"]
+    m3col = [line for line in train if "--method m3col" in line]
+    assert len(m3col) == 2 and all("--protocol resplit" in line and "--chosen" in line for line in m3col)
+    assert "results/medical/resplit/ROSMAP/select/split1.json" in " ".join(m3col)
+    logreg = [line for line in train if "--method logreg" in line]
+    assert len(logreg) == 2 and not any("--chosen" in line for line in logreg)
+    assert any("m3col.table --protocol resplit" in line for line in lines)

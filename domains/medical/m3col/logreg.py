@@ -25,32 +25,22 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 from domains.medical.m3col.metrics import classification_metrics
-from domains.medical.m3col.splits import scale, split_indices
+from domains.medical.m3col.splits import check_folds, scale, split_indices
 from ssl_core.atomic import atomic_path, write_json
-from ssl_core.errors import InputError
 
 __all__ = ["fit_logreg"]
 
 
-def _check_folds(adata: ad.AnnData, y: np.ndarray, folds: int) -> None:
-    """One clear error before any fit when a class has fewer training rows than folds."""
-    counts = np.bincount(y, minlength=len(adata.uns["classes"]))
-    present = np.flatnonzero(counts)
-    smallest = present[np.argmin(counts[present])]
-    if counts[smallest] < folds:
-        raise InputError(f"config: medical.logreg.folds: {folds} folds need {folds} training rows of every class; "
-                         f"class {adata.uns['classes'][smallest]!r} has {counts[smallest]}")
-
-
-def fit_logreg(adata: ad.AnnData, hp: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
-    """Choose ``C`` by cross-validation on the training rows, refit on them, predict the test rows; write the
-    outputs and return ``run.json``."""
+def fit_logreg(adata: ad.AnnData, hp: dict[str, Any], seed: int, out: Path, protocol: str = "fixed") -> dict[str, Any]:
+    """Choose ``C`` by cross-validation on the training rows of split ``seed`` of ``protocol``
+    (:func:`domains.medical.m3col.splits.split_rows`), refit on them, predict the test rows; write the outputs and
+    return ``run.json``."""
     lr = hp["logreg"]
-    parts = split_indices(adata, seed, 0.0, hp["test_fraction"])
+    parts = split_indices(adata, seed, 0.0, hp["test_fraction"], protocol)
     train = parts["fit"]
     x = scale(np.asarray(adata.X, dtype=np.float64), train, hp["train"]["scaling"])
     y = adata.obs["label"].to_numpy().astype(np.int64)
-    _check_folds(adata, y[train], lr["folds"])
+    check_folds(adata, y[train], lr["folds"], "medical.logreg.folds")
     n_classes = len(adata.uns["classes"])
     start = time.perf_counter()
     search = GridSearchCV(LogisticRegression(max_iter=lr["max_iter"], random_state=seed),
@@ -76,7 +66,7 @@ def fit_logreg(adata: ad.AnnData, hp: dict[str, Any], seed: int, out: Path) -> d
     with atomic_path(out / "history.csv") as tmp:
         history.to_csv(tmp, index=False)
     run = {
-        "dataset": adata.uns["dataset"], "method": "logreg", "seed": seed,
+        "dataset": adata.uns["dataset"], "method": "logreg", "seed": seed, "protocol": protocol,
         "metrics": classification_metrics(y_test, prob), "selection": f"C by {lr['folds']}-fold CV", "C": best_c,
         "selected_epoch": None, "epochs": 0, "n_fit": len(train), "n_val": 0,
         "n_test": len(parts["test"]), "fit_seconds": fit_seconds, "epoch_seconds_median": None,

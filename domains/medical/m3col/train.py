@@ -4,12 +4,15 @@ one seed, then predict its test split.
 Stage of the medical pipeline; run from Snakemake or on its own::
 
     python -m domains.medical.m3col.train --data results/medical/ROSMAP/data.h5ad --method m3col --seed 0 \
-        --out results/medical/ROSMAP/m3col/seed0 [--config config/config.yaml] [--hparams '{"train": {"epochs": 50}}']
+        --out results/medical/ROSMAP/m3col/seed0 [--protocol fixed|resplit] [--chosen select.json] \
+        [--config config/config.yaml] [--hparams '{"train": {"epochs": 50}}']
 
-Model selection never looks at the test split: for M3CoL a stratified, seeded validation split is carved from the
-training rows; ``train.selection`` is ``last`` (the last epoch, the default) or ``best_val`` (the epoch with the
-best validation accuracy). MOGONET, as its authors, trains on all training rows and reports its last epoch. Data
-sets without a fixed split get a seeded stratified train/test split first.
+The split is split ``--seed`` of ``--protocol`` (:func:`domains.medical.m3col.splits.split_rows`: the data set's
+fixed split, or a seeded stratified re-split of all rows). ``--chosen``: the ``chosen`` settings of a
+cross-validated selection (:mod:`.select`) merged over the config. Model selection never looks at the test split:
+M3CoL trains on all training rows and reports the last epoch by default; with ``val_fraction`` > 0 a stratified,
+seeded validation split is carved from the training rows and ``train.selection: best_val`` may pick the epoch with
+the best validation accuracy. MOGONET, as its authors, trains on all training rows and reports its last epoch.
 Outputs in ``--out``: ``predictions.tsv`` (test probabilities), ``run.json`` (test metrics, selected epoch, device,
 timings), ``history.csv`` (per-epoch losses and validation metrics) and ``checkpoints/``.
 
@@ -43,13 +46,14 @@ from domains.medical.m3col.logreg import fit_logreg
 from domains.medical.m3col.metrics import classification_metrics
 from domains.medical.m3col.model import M3CoL, M3CoLConfig
 from domains.medical.m3col.mogonet import MOGONET, MOGONETConfig, class_share_weights, patient_graphs
-from domains.medical.m3col.splits import scale, split_indices
+from domains.medical.m3col.splits import PROTOCOLS, scale, split_indices
 from ssl_core.atomic import atomic_path, remove_on_failure, write_json
-from ssl_core.config import resolve_section, select_parts
+from ssl_core.config import deep_merge, resolve_section, select_parts
 from ssl_core.errors import InputError, report_input_errors
 from ssl_core.training import Compute, add_training_arguments, fingerprint, fit, resolve_compute, start_run
 
-__all__ = ["METHODS", "M3CoLModule", "MOGONETModule", "train_one", "main"]
+__all__ = ["METHODS", "M3CoLModule", "MOGONETModule", "train_one", "nested", "with_chosen", "add_protocol_argument",
+           "read_stage_inputs", "main"]
 
 
 def _log_lr(module: pl.LightningModule) -> None:
@@ -212,9 +216,10 @@ def _setup_mogonet(hp, x, y, parts, slices, n_classes) -> _Setup:
 
 def train_one(adata: ad.AnnData, hp: dict[str, Any], seed: int, out: Path, threads: int | None = None,
               progress: bool = True, method: str = "m3col", compute: Compute | None = None,
-              inputs: dict[str, Path] | None = None) -> dict[str, Any]:
-    """Train, select, predict; write the outputs listed in the module docstring and return ``run.json``.
-    ``inputs``: name -> file whose checksum a checkpoint must match to be resumed (the stage passes ``--data``)."""
+              inputs: dict[str, Path] | None = None, protocol: str = "fixed") -> dict[str, Any]:
+    """Train on the training rows of split ``seed`` of ``protocol``, select, predict its test rows; write the
+    outputs listed in the module docstring and return ``run.json``. ``inputs``: name -> file whose checksum a
+    checkpoint must match to be resumed (the stage passes ``--data``)."""
     if method not in ("m3col", "mogonet"):
         raise InputError(f"unknown method {method!r} for train_one; known: m3col, mogonet (logreg: fit_logreg)")
     compute = compute or Compute()
@@ -229,7 +234,7 @@ def train_one(adata: ad.AnnData, hp: dict[str, Any], seed: int, out: Path, threa
     else:  # MOGONET trains on every training row and reports the last epoch, as the authors' code
         val_fraction, scaling, selection, val_every = 0.0, hp["mogonet"]["scaling"], "last", 1
     n_classes = len(adata.uns["classes"])
-    parts = split_indices(adata, seed, val_fraction, hp["test_fraction"])
+    parts = split_indices(adata, seed, val_fraction, hp["test_fraction"], protocol)
     if selection == "best_val" and len(parts["val"]) == 0:
         raise InputError("config: medical.train.selection: best_val needs val_fraction > 0")
     slices = view_slices(adata)
@@ -241,8 +246,8 @@ def train_one(adata: ad.AnnData, hp: dict[str, Any], seed: int, out: Path, threa
     out.mkdir(parents=True, exist_ok=True)
     result = fit(
         module, setup.fit_loader, setup.val_loader, ckpt_dir=out / "checkpoints",
-        fp=fingerprint({"method": method, **select_parts(hp, STAGE_PARTS[f"train_{method}"])}, seed, inputs=inputs,
-                       compute=compute),
+        fp=fingerprint({"method": method, **({"protocol": protocol} if protocol != "fixed" else {}),
+                        **select_parts(hp, STAGE_PARTS[f"train_{method}"])}, seed, inputs=inputs, compute=compute),
         max_epochs=setup.epochs, compute=compute, progress=progress, checkpoint_every=tr["checkpoint_every"],
         val_every=val_every, monitor=("val_acc", "max") if selection == "best_val" else None,
         ddp=method == "m3col", deterministic=True, refresh_rate=max(1, setup.epochs // 20),
@@ -266,7 +271,7 @@ def train_one(adata: ad.AnnData, hp: dict[str, Any], seed: int, out: Path, threa
     with atomic_path(out / "history.csv") as tmp:
         result.history.to_csv(tmp)
     run = {
-        "dataset": adata.uns["dataset"], "method": method, "seed": seed, "metrics": metrics,
+        "dataset": adata.uns["dataset"], "method": method, "seed": seed, "protocol": protocol, "metrics": metrics,
         "selection": selection, "selected_epoch": selected_epoch, "epochs": setup.epochs,
         "n_fit": len(parts["fit"]), "n_val": len(parts["val"]), "n_test": len(parts["test"]),
         **result.as_json(),
@@ -275,28 +280,65 @@ def train_one(adata: ad.AnnData, hp: dict[str, Any], seed: int, out: Path, threa
     return run
 
 
+def nested(dotted: dict[str, Any]) -> dict[str, Any]:
+    """``{"train.epochs": 150}`` -> ``{"train": {"epochs": 150}}`` (a grid point or a selection's choice)."""
+    out: dict[str, Any] = {}
+    for key, value in dotted.items():
+        *path, last = key.split(".")
+        node = out
+        for part in path:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return out
+
+
+def with_chosen(hp: dict[str, Any], path: Path) -> dict[str, Any]:
+    """``hp`` with the ``chosen`` settings of the selection record at ``path`` (:mod:`.select`) merged over it."""
+    try:
+        chosen = json.loads(path.read_text())["chosen"]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise InputError(f"{path}: not a selection record with `chosen` settings ({exc})") from None
+    return deep_merge(hp, nested(chosen))
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m domains.medical.m3col.train", description=__doc__.split("\n\n")[0])
     p.add_argument("--data", required=True, type=Path, help="data.h5ad written by the prepare stage")
     p.add_argument("--method", choices=METHODS, default="m3col",
                    help="M3CoL, MOGONET or logistic regression (no training loop)")
-    p.add_argument("--seed", required=True, type=int)
+    p.add_argument("--seed", required=True, type=int, help="the training seed, and the index of the split")
+    add_protocol_argument(p)
+    p.add_argument("--chosen", type=Path, help="JSON of a cross-validated selection whose `chosen` settings are used")
     p.add_argument("--out", required=True, type=Path, help="output directory for this seed")
     add_training_arguments(p)
     return p
 
 
-@report_input_errors
-def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+def add_protocol_argument(p: argparse.ArgumentParser) -> None:
+    """``--protocol`` of the stages that train on a split (this one and :mod:`.select`)."""
+    p.add_argument("--protocol", choices=PROTOCOLS, default="fixed",
+                   help="fixed: the data set's split (seeded without one); resplit: a seeded re-split of all rows")
+
+
+def read_stage_inputs(args: argparse.Namespace, stage: str) -> tuple[ad.AnnData, dict[str, Any]]:
+    """The data set of ``--data`` and the parts of its ``medical`` section that ``stage`` reads (config files,
+    dataset_overrides, ``--hparams``)."""
     if not args.data.is_file():
         raise InputError(f"{args.data}: file not found (run the prepare stage first)")
     adata = ad.read_h5ad(args.data)
-    hp = resolve_section(("medical",), args.config, args.hparams, adata.uns["dataset"],
-                         parts=STAGE_PARTS[f"train_{args.method}"])
+    return adata, resolve_section(("medical",), args.config, args.hparams, adata.uns["dataset"],
+                                  parts=STAGE_PARTS[stage])
+
+
+@report_input_errors
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    adata, hp = read_stage_inputs(args, f"train_{args.method}")
+    if args.chosen is not None:
+        hp = with_chosen(hp, args.chosen)
     if args.method == "logreg":
         with remove_on_failure(args.out, ("predictions.tsv", "run.json", "history.csv")):
-            run = fit_logreg(adata, hp, args.seed, args.out)
+            run = fit_logreg(adata, hp, args.seed, args.out, args.protocol)
         print(json.dumps(run["metrics"]))
         return
     compute = resolve_compute(args.config, args.compute)
@@ -305,7 +347,7 @@ def main(argv: list[str] | None = None) -> None:
     outputs = ("predictions.tsv", "run.json", "history.csv") if rank_zero_only.rank == 0 else ()
     with remove_on_failure(args.out, outputs):
         run = train_one(adata, hp, args.seed, args.out, args.threads, progress=not args.no_progress,
-                        method=args.method, compute=compute, inputs={"data": args.data})
+                        method=args.method, compute=compute, inputs={"data": args.data}, protocol=args.protocol)
     print(json.dumps(run["metrics"]))
 
 
