@@ -74,16 +74,20 @@ def plot_metrics_vs_paper(metrics: list[dict], dest: Path) -> None:
 
 
 def plot_training_curves(histories: list[Path], dest: Path) -> None:
-    """Per data set (columns): training loss and validation accuracy per epoch for each method, mean over seeds
-    with the range between the lowest and highest seed shaded. Paths are ``<dataset>/<method>/seed<k>/history.csv``."""
+    """Per data set (columns): training loss, validation accuracy (when validation rows are held out) and learning
+    rate per epoch for each method, mean over seeds with the range between the lowest and highest seed shaded.
+    Paths are ``<dataset>/<method>/seed<k>/history.csv``."""
     apply_style()
     runs: dict[str, dict[str, list[pd.DataFrame]]] = {}
     for path in histories:
         method, ds = path.parent.parent.name, path.parent.parent.parent.name
         runs.setdefault(ds, {}).setdefault(method, []).append(pd.read_csv(path))
     n = max(1, len(runs))
-    rows = [("train_total", "training loss"), ("val_acc", "validation accuracy (%)")]
-    if any("lr" in f.columns for methods in runs.values() for frames in methods.values() for f in frames):
+    columns = {c for methods in runs.values() for frames in methods.values() for f in frames for c in f.columns}
+    rows = [("train_total", "training loss")]
+    if "val_acc" in columns:  # validation rows only with medical.val_fraction > 0
+        rows.append(("val_acc", "validation accuracy (%)"))
+    if "lr" in columns:
         rows.append(("lr", "learning rate"))
     fig, axes = plt.subplots(len(rows), n, figsize=(4.8 * n, 2.9 * len(rows)), squeeze=False, sharex="col")
     for col, (ds, methods) in enumerate(sorted(runs.items())):
