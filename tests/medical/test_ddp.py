@@ -10,7 +10,7 @@ import pandas as pd
 
 from tests.medical.conftest import train
 
-HP = json.dumps({"model": {"embed_dim": 8, "head_dim": 8},
+HP = json.dumps({"val_fraction": 0.2, "model": {"embed_dim": 8, "head_dim": 8},
                  "train": {"epochs": 3, "val_every": 1, "checkpoint_every": 1, "selection": "best_val"}})
 
 
