@@ -176,3 +176,21 @@ def test_bad_selection_or_resplit_key_is_one_line(rosmap_h5ad, tmp_path, capsys,
     assert exit_info.value.code == 2
     lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(lines) == 1 and message in lines[0] and not (tmp_path / "s.json").exists()
+
+
+def test_ties_to_rounding_error_go_to_the_first_grid_point(rosmap_h5ad, monkeypatch):
+    # two points' fold accuracies from a real ROSMAP run: equal means but for the last bit (the second's is larger)
+    folds = {1: [0.673469387755102, 0.7142857142857143, 0.7959183673469388, 0.7551020408163265, 0.8163265306122449],
+             2: [0.7346938775510204, 0.7142857142857143, 0.7142857142857143, 0.6938775510204082, 0.8979591836734694]}
+    assert np.mean(folds[2]) > np.mean(folds[1])
+    calls = []
+
+    def fake_train_one(data, hp, seed, out, *args, **kwargs):
+        epochs = hp["train"]["epochs"]
+        calls.append(epochs)
+        return {"metrics": {"accuracy": folds[epochs][calls.count(epochs) - 1]}}
+
+    monkeypatch.setattr("domains.medical.m3col.select.train_one", fake_train_one)
+    hp = _hp("select", select={"folds": 5, "grid": {"train.epochs": [1, 2]}})
+    record = select_on_split(ad.read_h5ad(rosmap_h5ad), hp, "fixed", 0)
+    assert calls == [1] * 5 + [2] * 5 and record["chosen"] == {"train.epochs": 1, "m3co.weight": 0.1}

@@ -9,7 +9,8 @@ The training rows of split ``--split`` of ``--protocol`` (:func:`domains.medical
 into ``select.folds`` stratified folds (shuffled, seeded by the split index). Every point of ``select.grid`` (the
 product of its lists; keys are dotted config keys such as ``train.epochs``) trains M3CoL on all folds but one and
 scores the held-out fold, through the training stage's own code (:func:`domains.medical.m3col.train.train_one`,
-seed = the split index). The point with the highest mean fold accuracy is chosen (ties: the first in grid order).
+seed = the split index). The point with the highest mean fold accuracy is chosen (ties, to 1e-9: the first in grid
+order). A config file or ``--hparams`` merges its grid keys into the default grid (give a key one value to hold it).
 Output: the grid, every point's fold accuracies and mean, ``chosen`` (dotted key -> value) and ``seconds``.
 """
 
@@ -74,7 +75,8 @@ def cross_validate(train_data: ad.AnnData, hp: dict[str, Any], seed: int, thread
                 accuracy.append(run["metrics"]["accuracy"])
             results.append({"point": point, "fold_accuracy": accuracy, "accuracy": float(np.mean(accuracy))})
             print(json.dumps(results[-1]), flush=True)
-    best = max(range(len(results)), key=lambda j: (results[j]["accuracy"], -j))  # ties: the first grid point
+    # ties, to the rounding error of a mean, go to the first grid point
+    best = max(range(len(results)), key=lambda j: (round(results[j]["accuracy"], 9), -j))
     return {"folds": sel["folds"], "n_train": int(train_data.n_obs), "seed": seed, "grid": sel["grid"],
             "results": results, "chosen": results[best]["point"], "seconds": time.perf_counter() - start}
 
