@@ -38,6 +38,7 @@ STAGES: dict[str, dict[str, str]] = {
         "corpus": "domains.code.data.corpus",
         "tokenizer": "domains.code.cocosoda.tokenizer",
         "train": "domains.code.cocosoda.train",
+        "dev": "domains.code.cocosoda.dev",
         "evaluate": "domains.code.cocosoda.evaluate",
         "table": "domains.code.cocosoda.table",
         "figures": "domains.code.cocosoda.figures",

@@ -109,11 +109,34 @@ rule code_train:
         " --compute {params.compute:q} --threads {threads} --no-progress > {log:q} 2>&1"
 
 
+rule code_dev:
+    input:
+        valid="results/code/corpus/valid.jsonl",
+        encoders=[path for _, path in CODE_ENCODER_ROWS],
+    output:
+        "results/code/dev.json",
+    params:
+        hparams=hparams("code", parts=CODE_PARTS["dev"]),
+        trained=code_trained_args,
+    log:
+        "logs/code/dev.log",
+    conda:
+        "../envs/code.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    shell:
+        "python -m domains.code.cocosoda.dev --valid {input.valid:q} {params.trained} --out {output:q}"
+        " --hparams {params.hparams:q} --threads {threads} > {log:q} 2>&1"
+
+
 rule code_evaluate:
     input:
         unpack(code_benchmark_files),
         init=f"results/code/train/{CODE_SCRATCH[0]}/encoder_init.pt" if CODE_SCRATCH else [],
         encoders=[path for _, path in CODE_ENCODER_ROWS],
+        dev="results/code/dev.json" if CODE_ENCODER_ROWS else [],
     output:
         "results/code/{benchmark}/metrics.json",
     wildcard_constraints:
@@ -122,6 +145,7 @@ rule code_evaluate:
         hparams=hparams("code", parts=CODE_PARTS["evaluate"]),
         trained=code_trained_args,
         init=lambda wildcards, input: f"--init {shlex.quote(str(input.init))}" if CODE_SCRATCH else "",
+        dev=lambda wildcards, input: f"--dev {shlex.quote(str(input.dev))}" if CODE_ENCODER_ROWS else "",
         directory=lambda wildcards, input: os.path.dirname(input.corpus),
     log:
         "logs/code/evaluate_{benchmark}.log",
@@ -133,7 +157,7 @@ rule code_evaluate:
         runtime=30,
     shell:
         "python -m domains.code.cocosoda.evaluate --benchmark {params.directory:q} --name {wildcards.benchmark:q}"
-        " {params.init} {params.trained} --metrics {output:q}"
+        " {params.init} {params.trained} {params.dev} --metrics {output:q}"
         " --hparams {params.hparams:q} --threads {threads} > {log:q} 2>&1"
 
 

@@ -16,4 +16,5 @@ STAGE_PARTS: dict[str, tuple[str, ...]] = {
                  "train.seed", "train.weight_decay", "train.warmup_steps", "train.temperature", "train.momentum",
                  "train.queue_size", "train.inter_weight", "train.intra_weight", "augment", "finetune"),
     "evaluate": ("eval",),
+    "dev": ("eval.dev_pairs", "eval.batch_size"),
 }

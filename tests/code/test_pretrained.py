@@ -103,3 +103,61 @@ def test_finetune_without_pretrained_is_a_config_error(tiny, tmp_path):
     with pytest.raises(InputError, match="pretrained_cocosoda needs code.model.pretrained"):
         train(d / "corpus", None, "pretrained_cocosoda", deep_merge(hp, {"model": {"pretrained": None}}),
               tmp_path / "x", threads=1, progress=False)
+
+
+def _tiny_encoders(folder: Path, dest: Path, shared: bool, seed: int) -> Path:
+    """An encoder file from the tiny checkpoint: one tower for both sides (``shared``) or a second, randomly
+    re-initialised code tower."""
+    from domains.code.cocosoda.model import Encoders, save_encoders
+    from transformers import BertModel
+
+    bert, tok = load_pretrained(folder)
+    query = MeanPoolEncoder(bert)
+    if shared:
+        code = query
+    else:
+        torch.manual_seed(seed)
+        code = MeanPoolEncoder(BertModel(bert.config, add_pooling_layer=False))
+    save_encoders(Encoders(query, code, tok, 32, 32), dest)
+    return dest
+
+
+def test_dev_choice_picks_the_encoder_best_on_validation_pairs_and_the_hybrid_uses_it(tmp_path, tiny_checkpoint):
+    """Validation pairs whose query is its function's text: a tower shared by both sides ranks every gold first
+    (dev MRR 1), two unrelated towers do not; it is chosen whatever the order, and evaluate's hybrid fuses it."""
+    import subprocess
+    import sys
+
+    from domains.code.cocosoda.dev import dev_choice
+    from tests.conftest import REPO
+
+    words = ["sort", "file", "string", "parse", "number", "list", "dict", "write", "json", "date", "path", "user"]
+    rng = np.random.default_rng(0)
+    texts = [" ".join(rng.choice(words, size=4, replace=False)) for _ in range(40)]
+    rows = [{"query": t, "code": t} for t in dict.fromkeys(texts)]
+    good = _tiny_encoders(tiny_checkpoint, tmp_path / "good.pt", shared=True, seed=0)
+    bad = _tiny_encoders(tiny_checkpoint, tmp_path / "bad.pt", shared=False, seed=1)
+    hp = {"eval": {"dev_pairs": 1000, "batch_size": 8}}
+    for order in ({"bad": bad, "good": good}, {"good": good, "bad": bad}):
+        out = dev_choice(rows, order, hp)
+        assert out["chosen"] == "good" and out["pairs"] == len(rows)
+        assert out["mrr"]["good"] == pytest.approx(1.0) and out["mrr"]["bad"] < 0.9
+    assert dev_choice(rows, {"bad": bad, "good": good}, {"eval": {"dev_pairs": 5, "batch_size": 8}})["pairs"] == 5
+
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    (bench / "corpus.jsonl").write_text("".join(json.dumps({"cid": f"c{i}", "code": r["code"]}) + "\n"
+                                                for i, r in enumerate(rows)))
+    (bench / "queries.jsonl").write_text("".join(json.dumps({"qid": f"q{i}", "query": r["query"], "gold": f"c{i}"}) + "\n"
+                                                 for i, r in enumerate(rows)))
+    (tmp_path / "dev.json").write_text(json.dumps({"chosen": "good"}))
+    base = [sys.executable, "-m", "domains.code.cocosoda.evaluate", "--benchmark", str(bench), "--trained",
+            f"bad={bad}", "--metrics", str(tmp_path / "m.json"), "--dev", str(tmp_path / "dev.json")]
+    proc = subprocess.run([*base, "--trained", f"good={good}"], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "m.json").read_text())["hybrid_dense"] == "good"
+    (tmp_path / "m.json").unlink()
+    proc = subprocess.run(base, cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 2 and not (tmp_path / "m.json").exists()
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"error: {tmp_path / 'dev.json'}: chosen row 'good' is not among the --trained rows (bad)")

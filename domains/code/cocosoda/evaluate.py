@@ -4,7 +4,8 @@ and each trained variant; MRR and Recall@1/5/10.
     python -m domains.code.cocosoda.evaluate --benchmark resources/code/cosqa_retrieval --name cosqa_retrieval \
         --init results/code/train/cocosoda/encoder_init.pt --trained cocosoda=results/code/train/cocosoda/encoder.pt \
         [--trained pretrained=results/code/train/pretrained_cocosoda/encoder_init.pt] [--trained no_sda=...] \
-        --metrics results/code/cosqa_retrieval/metrics.json [--config ...] [--hparams JSON]
+        [--dev results/code/dev.json] --metrics results/code/cosqa_retrieval/metrics.json [--config ...] \
+        [--hparams JSON]
 
 BM25 is ``bm25s`` (Lucene variant, its default tokenizer and the configured stop words) over the candidates' raw
 text (row ``bm25``) and over the candidates with identifiers split into words (row ``bm25_split``, the stronger
@@ -18,11 +19,13 @@ perfect one.
 
 ``metrics.json``: the trained full model's ``mrr``, ``recall_at_1``, ``recall_at_5``, ``recall_at_10`` at the
 top level, every row under ``rows`` (``bm25``, ``untrained``, ``cocosoda``, ``no_sda``, ...), the counts of
-queries and candidates and of queries skipped for having no matching candidate. Extra row ``hybrid_rrf``: reciprocal rank fusion of
-``bm25_split`` and the trained CoCoSoDa model (parameter-free, k = 60), reported beside, never instead of, the
-required rows. ``paired``: for each comparison of :data:`COMPARISONS` whose two rows exist, keyed by the first, the
-MRR difference and its 95 % paired bootstrap interval over queries (:func:`paired_bootstrap`, ``eval.
-bootstrap_samples`` resamples) and the verdict: ``win`` (interval above zero), ``loss`` (below) or ``tie``.
+queries and candidates and of queries skipped for having no matching candidate. Extra row ``hybrid_rrf``:
+reciprocal rank fusion (parameter-free, k = 60) of ``bm25_split`` and the dense row best on the dev split
+(``--dev``: the ``dev.json`` of :mod:`domains.code.cocosoda.dev`; without it CoCoSoDa), reported beside, never
+instead of, the required rows; ``hybrid_dense`` names its dense row. ``paired``: for each comparison of
+:data:`COMPARISONS` whose two rows exist, keyed by the first, the MRR difference and its 95 % paired bootstrap
+interval over queries (:func:`paired_bootstrap`, ``eval.bootstrap_samples`` resamples) and the verdict: ``win``
+(interval above zero), ``loss`` (below) or ``tie``.
 """
 
 from __future__ import annotations
@@ -43,11 +46,11 @@ from domains.code.cocosoda.model import encode_texts, load_encoders
 from domains.code.settings import STAGE_PARTS
 from ssl_core.atomic import write_json
 from ssl_core.config import resolve_section
-from ssl_core.errors import report_input_errors
+from ssl_core.errors import InputError, report_input_errors
 from ssl_core.runtime import set_threads
 
 __all__ = ["COMPARISONS", "gold_ranks", "retrieval_metrics", "paired_bootstrap", "bm25_scores", "encoder_scores",
-           "evaluate", "main"]
+           "named_path", "evaluate", "main"]
 
 # (method, the row it must beat) of every target comparison; each gets a paired bootstrap interval.
 COMPARISONS = (("cocosoda", "bm25_split"), ("pretrained_cocosoda", "pretrained"))
@@ -125,7 +128,10 @@ def encoder_scores(path: Path, batch_size: int, texts: tuple[list[str], list[str
     return qe @ ce.T, speed
 
 
-def evaluate(bench: Benchmark, init: Path | None, trained: dict[str, Path], hp: dict[str, Any]) -> dict[str, Any]:
+def evaluate(bench: Benchmark, init: Path | None, trained: dict[str, Path], hp: dict[str, Any],
+             hybrid_dense: str | None = "cocosoda") -> dict[str, Any]:
+    """Every row's metrics on ``bench`` (see the module docstring); ``hybrid_dense``: the dense row fused with
+    ``bm25_split`` into ``hybrid_rrf`` (the dev split's choice; ``None`` or a row not given: no hybrid row)."""
     ranks: dict[str, np.ndarray] = {}
     gold = np.asarray(bench.gold)
     bm25 = {}
@@ -139,7 +145,7 @@ def evaluate(bench: Benchmark, init: Path | None, trained: dict[str, Path], hp: 
         for name, path in ([("untrained", init)] if init else []) + list(trained.items()):
             scores, speeds[name] = encoder_scores(path, hp["eval"]["batch_size"], texts)
             ranks[name] = gold_ranks(scores, gold)
-            if name == "cocosoda":  # extra row, never a replacement for the required ones
+            if name == hybrid_dense:  # extra row, never a replacement for the required ones
                 ranks["hybrid_rrf"] = gold_ranks(rrf_scores(bm25["bm25_split"], scores), gold)
     rows = {name: retrieval_metrics(r) for name, r in ranks.items()}
     paired = {ours: {"vs": base, **paired_bootstrap(1.0 / ranks[ours], 1.0 / ranks[base],
@@ -148,10 +154,11 @@ def evaluate(bench: Benchmark, init: Path | None, trained: dict[str, Path], hp: 
     main_row = "cocosoda" if "cocosoda" in rows else next(iter(trained), "bm25")
     return {"benchmark": bench.name, "method": main_row, **rows[main_row], "rows": rows, "paired": paired,
             "n_queries": len(bench.queries), "n_candidates": len(bench.codes), "skipped": bench.skipped,
-            "encode_throughput": speeds}
+            "encode_throughput": speeds,
+            "hybrid_dense": hybrid_dense if "hybrid_rrf" in rows else None}
 
 
-def _named_path(text: str) -> tuple[str, Path]:
+def named_path(text: str) -> tuple[str, Path]:
     name, sep, path = text.partition("=")
     if not sep or not name or not path:
         raise argparse.ArgumentTypeError(f"expected NAME=PATH, got {text!r}")
@@ -164,8 +171,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--benchmark", required=True, type=Path, help="directory with corpus.jsonl and queries")
     p.add_argument("--name", default=None, help="benchmark name in the outputs (default: directory name)")
     p.add_argument("--init", type=Path, default=None, help="untrained encoder (encoder_init.pt)")
-    p.add_argument("--trained", action="append", type=_named_path, default=[],
+    p.add_argument("--trained", action="append", type=named_path, default=[],
                    help="ROW=encoder file (a trained variant, or pretrained=its encoder_init.pt)")
+    p.add_argument("--dev", type=Path, default=None,
+                   help="dev.json of the dev stage: its chosen row is the dense half of hybrid_rrf (default: cocosoda)")
     p.add_argument("--metrics", required=True, type=Path)
     p.add_argument("--config", action="append", type=Path)
     p.add_argument("--hparams", default=None)
@@ -177,7 +186,16 @@ def main(argv: list[str] | None = None) -> None:
     n = bench.skipped.get("no_matching_candidate", 0)
     if n:
         print(f"warning: {n} queries have no matching candidate in {args.benchmark / 'corpus.jsonl'}; skipped")
-    metrics = evaluate(bench, args.init, dict(args.trained), hp)
+    hybrid = "cocosoda"
+    if args.dev is not None:
+        try:
+            hybrid = json.loads(args.dev.read_text())["chosen"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise InputError(f"{args.dev}: not a dev.json of the dev stage (run it again)") from None
+        if hybrid not in dict(args.trained):
+            raise InputError(f"{args.dev}: chosen row {hybrid!r} is not among the --trained rows "
+                             f"({', '.join(dict(args.trained)) or 'none'})")
+    metrics = evaluate(bench, args.init, dict(args.trained), hp, hybrid)
     write_json(args.metrics, metrics)
     print(json.dumps({k: metrics[k] for k in ("benchmark", "mrr", "n_queries", "n_candidates")}))
     for name, row in metrics["rows"].items():

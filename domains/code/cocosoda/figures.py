@@ -22,7 +22,7 @@ __all__ = ["training_steps", "method_label", "mrr_figure", "curves_figure", "mai
 
 LABELS = {"bm25": "BM25", "bm25_split": "BM25 (identifiers split)", "untrained": "encoder, untrained",
           "cocosoda": "CoCoSoDa", "no_sda": "w/o soft augmentation", "no_queue": "w/o momentum queue",
-          "no_intra": "w/o intra-modal loss", "hybrid_rrf": "RRF(BM25 split, CoCoSoDa)",
+          "no_intra": "w/o intra-modal loss", "hybrid_rrf": "RRF(BM25 split, dense)",
           "pretrained": "pretrained, zero-shot", "pretrained_cocosoda": "pretrained + CoCoSoDa"}
 
 
@@ -43,12 +43,16 @@ def mrr_figure(metrics: list[Path], dest: Path, steps: dict[str, int] | None = N
     steps = steps or {}
     data = [json.loads(p.read_text()) for p in metrics]
     methods = list(dict.fromkeys(m for d in data for m in d["rows"]))
+    dense = {d.get("hybrid_dense") for d in data} - {None}
+    labels = {m: method_label(m, steps) for m in methods}
+    if "hybrid_rrf" in labels and len(dense) == 1:  # the dense row chosen on the dev split
+        labels["hybrid_rrf"] = f"RRF(BM25 split, {LABELS.get(next(iter(dense)), next(iter(dense)))})"
     fig, ax = plt.subplots(figsize=(1.6 + 1.9 * len(data), 3.8))
     width = 0.8 / len(methods)
     x = np.arange(len(data))
     for j, method in enumerate(methods):
         vals = [d["rows"].get(method, {}).get("mrr", np.nan) for d in data]
-        bars = ax.bar(x + (j - (len(methods) - 1) / 2) * width, vals, width, label=method_label(method, steps),
+        bars = ax.bar(x + (j - (len(methods) - 1) / 2) * width, vals, width, label=labels[method],
                       color=PALETTE[j % len(PALETTE)])
         ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=1)
     ax.set_xticks(x, [f"{d['benchmark']}\n({d['n_queries']} q x {d['n_candidates']} cand.)" for d in data])
