@@ -163,3 +163,20 @@ def test_no_paths_of_a_developer_machine_in_tracked_files():
             continue
         hits += [f"{name}: {m.group(0)}" for m in machine.finditer(text)]
     assert not hits, hits[:5]
+
+
+def test_code_verdicts_carry_the_paired_bootstrap_interval():
+    rows = [("pretrained_cocosoda", 0.61, "pretrained", 0.03, 0.01, 0.05, "win"),
+            ("pretrained", 0.58, None, None, None, None, None),
+            ("bm25_split", 0.50, None, None, None, None, None),
+            ("cocosoda", 0.52, "bm25_split", 0.02, -0.01, 0.05, "tie")]
+    table = pd.DataFrame([{"benchmark": "b", "method": m, "mrr": v, "vs": vs, "mrr_diff": d, "diff_low": lo,
+                           "diff_high": hi, "verdict": ve} for m, v, vs, d, lo, hi, ve in rows])
+    tuned, scratch = verdicts("code", table)
+    assert tuned.startswith("- b, mrr (higher is better): pretrained_cocosoda 0.610 vs the strongest baseline, "
+                            "pretrained 0.580: beats it; against pretrained")
+    assert tuned.endswith("+0.030 (95 % interval +0.010 to +0.050), a win")
+    assert scratch.endswith("(95 % interval -0.010 to +0.050), a tie (the interval holds zero)")
+    table.loc[table["method"] == "cocosoda", ["mrr_diff", "diff_low", "diff_high", "verdict"]] = [-0.05, -0.08,
+                                                                                                  -0.02, "loss"]
+    assert verdicts("code", table)[1].endswith("**a loss**")
