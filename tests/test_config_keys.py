@@ -7,8 +7,10 @@ for any name, ``*`` any keys below); bare names elsewhere in the row are sibling
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
 
+import pytest
 import yaml
 
 from tests.conftest import REPO
@@ -94,3 +96,20 @@ def test_the_checks_catch_a_missing_key():
     assert _named("audio.semisup.train.bn_batches", patterns)  # a child of a `.*` row
     assert not _named("medical.train.no_such_key", patterns)
     assert "genomics.train.lr" in schema_keys() and "medical.dataset_overrides" in schema_keys()
+
+
+@pytest.mark.parametrize("domain, folder", [("metric", "metric_tune"), ("medical", "medical_select")])
+def test_committed_choice_records_match_the_config(domain, folder):
+    """Each committed record of a choice grid (made on validation classes or cross-validation folds) names values
+    that the config really uses for its data set: a record and config.yaml cannot drift apart."""
+    from ssl_core.config import resolve_section
+
+    records = sorted((REPO / "config" / folder).glob("*.json"))
+    for record in records:
+        data = json.loads(record.read_text())
+        section = resolve_section((domain,), None, None, data.get("dataset", record.stem))
+        for dotted, value in data["chosen"].items():
+            node = section
+            for key in dotted.split("."):
+                node = node[key]
+            assert node == value, f"{record.name}: {dotted} chose {value}, config has {node}"
