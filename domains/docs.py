@@ -288,6 +288,21 @@ def _git(*args: str) -> str:
         return "unknown"
 
 
+def _remove_previous(out: Path) -> None:
+    """Delete the files an earlier run recorded in ``out/provenance.json`` (pages of domains not run again must not
+    outlive it); nothing else under ``out`` is touched."""
+    try:
+        previous = json.loads((out / "provenance.json").read_text())["files_written"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    for name in previous:
+        path = out / name
+        if path.resolve().is_relative_to(out.resolve()) and path.is_file():
+            path.unlink()
+            if path.parent != out and not any(path.parent.iterdir()):
+                path.parent.rmdir()
+
+
 def write_docs(results: Path, domains: list[str], figures: dict[str, list[str]], config: dict[str, Any],
                out: Path) -> dict[str, Any]:
     """Write every page, copy the figures and write ``provenance.json``; returns the provenance."""
@@ -300,6 +315,7 @@ def write_docs(results: Path, domains: list[str], figures: dict[str, list[str]],
         tables[domain] = pd.read_csv(path, sep="\t")
         read[str(path)] = _sha256(path)
     out.mkdir(parents=True, exist_ok=True)
+    _remove_previous(out)
     for domain in domains:
         figs = figures.get(domain, [])
         if (out / domain).exists():
