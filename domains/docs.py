@@ -101,7 +101,7 @@ COMPARISONS: dict[str, list[Comparison]] = {
     # compare the paper's own numbers, source "paper" in the table).
     "metric": [
         Comparison("recall_at_1", f"{loss} + Metrix/feature", (loss, "untrained", "TNF"), "recall_at_1",
-                   "recall_at_1_std", True, "dataset")
+                   "recall_at_1_std", True, "dataset", paired=(loss, "r1_vs_clean", "seeds_better"))
         for loss in ("contrastive", "multi-similarity", "proxy anchor")
     ],
 }
@@ -207,7 +207,11 @@ def _paired(comp: Comparison, rows: pd.DataFrame) -> str:
     se = _num(hit.iloc[0][f"{diff}_se"]) if f"{diff}_se" in hit.columns else None
     mean = _num(hit.iloc[0][diff])
     spread = f" ± {_fmt(se)}" if se is not None else ""
-    return f"; paired with {baseline} on the same seeds: {mean:+.3f}{spread}, better on {hit.iloc[0][better]}"
+    count = hit.iloc[0][better]
+    if _num(count) is not None:  # a count of seeds: "k/n" with the row's seed count
+        n = _num(hit.iloc[0]["n_seeds"]) if "n_seeds" in hit.columns else None
+        count = f"{int(_num(count))}/{int(n)}" if n is not None else str(int(_num(count)))
+    return f"; paired with {baseline} on the same seeds: {mean:+.3f}{spread}, better on {count}"
 
 
 def _pm(stat: tuple[float, float | None]) -> str:

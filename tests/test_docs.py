@@ -193,3 +193,12 @@ def test_code_verdicts_carry_the_paired_bootstrap_interval():
     table.loc[table["method"] == "cocosoda", ["mrr_diff", "diff_low", "diff_high", "verdict"]] = [-0.05, -0.08,
                                                                                                   -0.02, "loss"]
     assert verdicts("code", table)[1].endswith("**a loss**")
+
+
+def test_metric_verdicts_carry_the_paired_difference_to_the_clean_loss():
+    table = pd.DataFrame([
+        {"dataset": "esc50", "method": "contrastive", "recall_at_1": 0.54, "recall_at_1_std": 0.004, "n_seeds": 3.0},
+        {"dataset": "esc50", "method": "contrastive + Metrix/feature", "recall_at_1": 0.545, "recall_at_1_std": 0.008,
+         "n_seeds": 3.0, "r1_vs_clean": 0.0063, "seeds_better": 2.0}])
+    line = verdicts("metric", table)[0]
+    assert "ties" in line and line.endswith("paired with contrastive on the same seeds: +0.006, better on 2/3")
