@@ -113,6 +113,13 @@ def test_table_shows_mean_and_std_and_headline_takes_each_domains_first_comparis
     assert "| 0.800 ± 0.050 |" in md and "accuracy_std" not in md
     lines = headline({"medical": _table(0.8, 0.7)}).splitlines()
     assert len(lines) == 3 and lines[2].startswith("| medical | X | accuracy | M3CoL (ours) 0.800 |")
+    # one row per domain: the first data set, or the comparison's headline one (code: the package-disjoint split)
+    two = pd.concat([_table(0.8, 0.7), _table(0.6, 0.7).assign(dataset="Y")])
+    assert headline({"medical": two}).splitlines()[2:] == headline({"medical": _table(0.8, 0.7)}).splitlines()[2:]
+    code = pd.DataFrame([{"benchmark": b, "method": m, "mrr": v} for b in ("corpus_test", "heldout_packages")
+                         for m, v in (("pretrained_cocosoda", 0.6), ("pretrained", 0.5))])
+    rows = headline({"code": code}).splitlines()[2:]
+    assert len(rows) == 1 and rows[0].startswith("| code | heldout_packages | mrr | pretrained_cocosoda 0.600 |")
 
 
 def test_command_writes_pages_provenance_and_fills_blocks(tmp_path):
@@ -202,3 +209,14 @@ def test_metric_verdicts_carry_the_paired_difference_to_the_clean_loss():
          "n_seeds": 3.0, "r1_vs_clean": 0.0063, "seeds_better": 2.0}])
     line = verdicts("metric", table)[0]
     assert "ties" in line and line.endswith("paired with contrastive on the same seeds: +0.006, better on 2/3")
+
+
+def test_paper_rows_are_neither_ours_nor_a_baseline():
+    table = pd.DataFrame([
+        {"dataset": "CUB-200", "method": "contrastive", "recall_at_1": 0.647, "source": "paper"},
+        {"dataset": "CUB-200", "method": "contrastive + Metrix/feature", "recall_at_1": 0.674, "source": "paper"},
+        {"dataset": "esc50", "method": "contrastive", "recall_at_1": 0.54, "source": "ours"},
+        {"dataset": "esc50", "method": "contrastive + Metrix/feature", "recall_at_1": 0.53, "source": "ours"}])
+    lines = verdicts("metric", table)
+    assert len(lines) == 1 and lines[0].startswith("- esc50,") and lines[0].endswith("**does not beat it**")
+    assert "CUB-200" in render_table(table)  # still shown in the table, as the paper's reference
