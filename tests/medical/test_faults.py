@@ -85,7 +85,8 @@ def test_every_shell_placeholder_is_quoted_or_numeric():
             for field in re.findall(r"\{([^{}]+)\}", cmd):
                 if field.endswith(":q") or field in ("wildcards.seed", "wildcards.method", "threads", "log"):
                     continue
-                if field in ("params.init", "params.trained", "params.trunk", "params.source", "params.tokenizer"):
+                if field in ("params.init", "params.trained", "params.trunk", "params.source", "params.tokenizer",
+                             "params.chosen", "params.dev"):
                     continue  # option strings whose paths the helpers quote with shlex.quote (tested below)
                 unquoted.append(f"{smk.name}: {{{field}}}")
     assert not unquoted, unquoted
@@ -101,3 +102,5 @@ def test_option_string_params_quote_their_paths():
     assert "--trained {shlex.quote(" in text
     assert 'f"--trunk {shlex.quote(input.trunk)}"' in text
     assert 'f"--tokenizer {shlex.quote(str(input.tokenizer))}"' in text  # code: the from-scratch variants' tokenizer
+    assert 'f"--chosen {shlex.quote(input.chosen[0])}"' in text  # medical: a re-split's selection record
+    assert 'f"--dev {shlex.quote(str(input.dev))}"' in text  # code: the dev stage's choice
