@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from ssl_core.atomic import atomic_path  # noqa: E402
 
-__all__ = ["PALETTE", "apply_style", "save_figure"]
+__all__ = ["PALETTE", "apply_style", "save_figure", "umap_2d"]
 
 # Colour-blind-safe (Okabe-Ito): ours first, then the published rows.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
@@ -44,3 +44,15 @@ def save_figure(fig: plt.Figure, dest: str | os.PathLike[str]) -> None:
         fig.savefig(tmp, format="png", bbox_inches="tight")
     plt.close(fig)
     Path(dest).chmod(0o644)
+
+
+def umap_2d(x: np.ndarray, seed: int = 0, n_neighbors: int = 15) -> np.ndarray:
+    """2-D UMAP of the rows of ``x`` (scanpy: a ``n_neighbors`` graph on ``x`` itself, then ``tl.umap``), seeded."""
+    import anndata as ad
+    import scanpy as sc
+
+    a = ad.AnnData(X=np.zeros((len(x), 1), dtype=np.float32))
+    a.obsm["X_rep"] = np.asarray(x, dtype=np.float32)
+    sc.pp.neighbors(a, n_neighbors=min(n_neighbors, len(x) - 1), use_rep="X_rep", random_state=seed)
+    sc.tl.umap(a, random_state=seed)
+    return np.asarray(a.obsm["X_umap"])

@@ -17,13 +17,11 @@ import numpy as np
 
 from domains.genomics.dnabert_s.evaluate import METHOD_LABELS, features
 from ssl_core.errors import InputError, report_input_errors
-from ssl_core.plotting import PALETTE, apply_style, save_figure
+from ssl_core.plotting import PALETTE, apply_style, save_figure, umap_2d
 
 
 def plot_umap(frag: ad.AnnData, dest: Path, seed: int = 0) -> None:
     """One panel per representation: UMAP (scanpy) of the held-out fragments, coloured by species."""
-    import scanpy as sc
-
     apply_style()
     methods = [m for m in METHOD_LABELS if f"X_{m}" in frag.obsm]
     species = frag.obs["species"].astype(str).to_numpy()
@@ -31,11 +29,7 @@ def plot_umap(frag: ad.AnnData, dest: Path, seed: int = 0) -> None:
     cmap = plt.get_cmap("tab20", max(len(names), 2))
     fig, axes = plt.subplots(1, len(methods), figsize=(4.4 * len(methods), 4.4), squeeze=False)
     for ax, m in zip(axes[0], methods):
-        a = ad.AnnData(X=np.zeros((frag.n_obs, 1), dtype=np.float32))
-        a.obsm["X_rep"] = features(frag, m).astype(np.float32)
-        sc.pp.neighbors(a, n_neighbors=min(15, frag.n_obs - 1), use_rep="X_rep", random_state=seed)
-        sc.tl.umap(a, random_state=seed)
-        xy = a.obsm["X_umap"]
+        xy = umap_2d(features(frag, m), seed)
         for k, s in enumerate(names):
             sel = species == s
             ax.scatter(xy[sel, 0], xy[sel, 1], s=6, color=cmap(k), label=s)

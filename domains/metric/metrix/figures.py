@@ -5,8 +5,9 @@
         --recall results/metric/figures/recall_at_k.png --projection results/metric/figures/projection.png
 
 * ``--recall``: per data set, Recall@K bars (mean over seeds) of every method, one dot per seed.
-* ``--projection``: per data set (first seed), a 2-D PCA projection of the test embeddings of the clean contrastive
-  loss and of contrastive + Metrix/feature, coloured by test class (the projection is fitted on the two together).
+* ``--projection``: per data set (first seed), a 2-D UMAP (scanpy, :func:`ssl_core.plotting.umap_2d`, seeded) of the
+  test embeddings of the clean contrastive loss and of contrastive + Metrix/feature, one map per panel, coloured by
+  test class.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ssl_core.errors import InputError, report_input_errors
-from ssl_core.plotting import apply_style, plt, save_figure
+from ssl_core.plotting import apply_style, plt, save_figure, umap_2d
 
 __all__ = ["plot_recall", "plot_projection", "main"]
 
@@ -46,12 +47,6 @@ def plot_recall(metrics: list[dict], dest: Path) -> None:
     save_figure(fig, dest)
 
 
-def _pca2(z: np.ndarray) -> np.ndarray:
-    z = z - z.mean(0)
-    _, _, vt = np.linalg.svd(z, full_matrices=False)
-    return z @ vt[:2].T
-
-
 def plot_projection(paths: list[Path], dest: Path, pair: tuple[str, str] = ("contrastive",
                                                                          "contrastive + Metrix/feature")) -> None:
     apply_style()
@@ -62,9 +57,8 @@ def plot_projection(paths: list[Path], dest: Path, pair: tuple[str, str] = ("con
             chosen = [n for n in pair if n in names] or names[:2]
             zs = [a[f"m{names.index(n):02d}/test"].astype(np.float64) for n in chosen]
             y = a["y_test"]
-        xy = _pca2(np.concatenate(zs))
-        for i, (ax, name) in enumerate(zip(row, chosen)):
-            part = xy[i * len(y):(i + 1) * len(y)]
+        for ax, name, z in zip(row, chosen, zs):
+            part = umap_2d(z, seed=0)
             ax.scatter(part[:, 0], part[:, 1], c=y, cmap="tab20", s=5)
             ax.set_title(f"{path.parent.parent.name}: {name}", fontsize=9)
             ax.set_xticks([])
