@@ -220,3 +220,17 @@ def test_paper_rows_are_neither_ours_nor_a_baseline():
     lines = verdicts("metric", table)
     assert len(lines) == 1 and lines[0].startswith("- esc50,") and lines[0].endswith("**does not beat it**")
     assert "CUB-200" in render_table(table)  # still shown in the table, as the paper's reference
+
+
+def test_every_loss_of_the_core_is_placed_as_served_or_library_only():
+    """docs/ssl_core.md names every exported loss once under "Which families serve a pipeline": either in the
+    served table or in the library-only one (issue 20)."""
+    import ssl_core.losses as losses
+
+    text = (REPO / "docs" / "ssl_core.md").read_text()
+    section = text[text.index("## Which families serve a pipeline"):]
+    section = section[:section.index("\n## ", 3)]
+    served, library = section.split("**Library-only**")
+    for name in (n for n in losses.__all__ if n.endswith("_loss")):
+        places = [f"`{name}`" in served, f"`{name}`" in library]
+        assert sum(places) == 1, f"{name}: served {places[0]}, library-only {places[1]}"
