@@ -18,7 +18,8 @@ import yaml
 from ssl_core.errors import InputError
 
 __all__ = ["REPO_ROOT", "SCHEMA_PATH", "DEFAULT_CONFIG", "deep_merge", "validate_config", "load_config",
-           "select_parts", "section_for", "resolve_section", "parse_json_override"]
+           "select_parts", "section_for", "resolve_section", "parse_json_override",
+           "user_keys_beat_shipped_overrides"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_PATH = REPO_ROOT / "config" / "config.schema.yaml"
@@ -56,9 +57,59 @@ def validate_config(config: Mapping[str, Any], schema_path: str | Path = SCHEMA_
     raise InputError(f"config: {where}: {message}")
 
 
+_MISSING = object()
+
+
+def _leaves(tree: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
+    out: list[tuple[tuple[str, ...], Any]] = []
+    for key, value in tree.items():
+        if isinstance(value, Mapping) and value:
+            out += _leaves(value, (*prefix, key))
+        else:
+            out.append(((*prefix, key), value))
+    return out
+
+
+def _at(tree: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        if not isinstance(tree, Mapping) or key not in tree:
+            return _MISSING
+        tree = tree[key]
+    return tree
+
+
+def user_keys_beat_shipped_overrides(shipped: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
+    """``config`` (the shipped config with the user's merged over it) without the shipped per-data-set values that
+    a user's section key replaces. A section's ``dataset_overrides.<DS>`` wins over the section's own keys; but
+    where the user changed a section key (its value differs from the shipped one) and left the shipped override
+    of that key as it was, the user's key applies to every data set: editing ``medical.train.epochs`` changes
+    ROSMAP's epochs too. To set one data set apart, set its ``dataset_overrides`` key."""
+    out = copy.deepcopy(dict(config))
+
+    def walk(ship: Mapping[str, Any], section: dict[str, Any]) -> None:
+        for key, value in ship.items():
+            if key == "dataset_overrides" and isinstance(value, Mapping):
+                for dataset, shipped_override in value.items():
+                    if not isinstance(shipped_override, Mapping):
+                        continue
+                    for path, shipped_value in _leaves(shipped_override):
+                        user_override = _at(section, ("dataset_overrides", dataset, *path))
+                        if user_override == shipped_value and _at(section, path) != _at(ship, path):
+                            parent = _at(section, ("dataset_overrides", dataset, *path[:-1]))
+                            del parent[path[-1]]
+            elif isinstance(value, Mapping) and isinstance(section.get(key), dict):
+                walk(value, section[key])
+
+    walk(shipped, out)
+    return out
+
+
 def load_config(paths: list[str | Path], overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Merge the YAML files in ``paths`` (later ones win) and ``overrides``, then validate."""
+    """Merge the YAML files in ``paths`` (later ones win) and ``overrides``, then validate. When ``paths`` starts
+    with the shipped config/config.yaml, a section key set by what follows beats the shipped per-data-set value of
+    that key (:func:`user_keys_beat_shipped_overrides`)."""
     config: dict[str, Any] = {}
+    shipped: dict[str, Any] | None = None
     for path in paths:
         try:
             with open(path) as fh:
@@ -69,9 +120,13 @@ def load_config(paths: list[str | Path], overrides: Mapping[str, Any] | None = N
             raise InputError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
         if not isinstance(loaded, dict):
             raise InputError(f"{path}: a config file must hold a mapping of keys")
+        if not config and Path(path).resolve() == DEFAULT_CONFIG:
+            shipped = copy.deepcopy(loaded)
         config = deep_merge(config, loaded)
     if overrides:
         config = deep_merge(config, overrides)
+    if shipped is not None:
+        config = user_keys_beat_shipped_overrides(shipped, config)
     validate_config(config)
     return config
 

@@ -64,3 +64,33 @@ def test_every_domain_names_existing_parts():
     for ds in ("esc10", "fsdd"):
         for stage in ("pretrain", "train"):
             section_for(config, ("audio", "semisup"), ds, semisup_parts(stage, ds))
+
+
+def test_a_section_key_the_user_sets_beats_the_shipped_per_data_set_value(tmp_path):
+    """Shipped: medical.train.epochs 300, ROSMAP's override 150. A user file that sets train.epochs applies it to
+    ROSMAP too; one that also sets ROSMAP's override keeps that; an untouched section keeps the shipped override."""
+    from ssl_core.config import load_config, section_for
+
+    shipped = load_config([REPO / "config" / "config.yaml"])
+    assert section_for(shipped, ("medical",), "ROSMAP")["train"]["epochs"] == 150  # the committed choice
+    assert section_for(shipped, ("medical",), "BRCA")["train"]["lr"] == 0.005
+
+    user = tmp_path / "user.yaml"
+    user.write_text("medical:\n  train: {epochs: 40, lr: 0.001}\n")
+    config = load_config([REPO / "config" / "config.yaml", user])
+    for dataset in ("ROSMAP", "TCGA-BRCA", "BRCA"):
+        assert section_for(config, ("medical",), dataset)["train"]["epochs"] == 40
+    assert section_for(config, ("medical",), "BRCA")["train"]["lr"] == 0.001
+    assert section_for(config, ("medical",), "TCGA-BRCA")["m3co"]["weight"] == 1.0  # a key the user left alone
+
+    user.write_text("medical:\n  train: {epochs: 40}\n  dataset_overrides: {ROSMAP: {train: {epochs: 7}}}\n")
+    config = load_config([REPO / "config" / "config.yaml", user])
+    assert section_for(config, ("medical",), "ROSMAP")["train"]["epochs"] == 7
+    assert section_for(config, ("medical",), "TCGA-BRCA")["train"]["epochs"] == 40
+
+    # the workflow's path: Snakemake's merged config given as overrides of the shipped file
+    merged = load_config([REPO / "config" / "config.yaml"], overrides={"medical": {"train": {"epochs": 40}}})
+    assert section_for(merged, ("medical",), "ROSMAP")["train"]["epochs"] == 40
+    # a key set to its shipped value cannot be told from the default: the per-data-set value stays
+    same = load_config([REPO / "config" / "config.yaml"], overrides={"medical": {"train": {"epochs": 300}}})
+    assert section_for(same, ("medical",), "ROSMAP")["train"]["epochs"] == 150
