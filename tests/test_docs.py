@@ -120,6 +120,10 @@ def test_table_shows_mean_and_std_and_headline_takes_each_domains_first_comparis
                          for m, v in (("pretrained_cocosoda", 0.6), ("pretrained", 0.5))])
     rows = headline({"code": code}).splitlines()[2:]
     assert len(rows) == 1 and rows[0].startswith("| code | heldout_packages | mrr | pretrained_cocosoda 0.600 |")
+    # a table without a data-set column (genomics) names its data set from the comparison
+    genomics = pd.DataFrame([{"method": "DNABERT-S-style (C2LR, ours)", "ari_kmeans": 0.7, "ari_kmeans_std": 0.01},
+                             {"method": "TNF (canonical 136-d)", "ari_kmeans": 0.6, "ari_kmeans_std": 0.01}])
+    assert headline({"genomics": genomics}).splitlines()[2].startswith("| genomics | held-out species | ari_kmeans |")
 
 
 def test_command_writes_pages_provenance_and_fills_blocks(tmp_path):
