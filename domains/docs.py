@@ -320,7 +320,10 @@ def _remove_previous(out: Path) -> None:
 def write_docs(results: Path, domains: list[str], figures: dict[str, list[str]], config: dict[str, Any],
                out: Path) -> dict[str, Any]:
     """Write every page, copy the figures and write ``provenance.json``; returns the provenance."""
-    commit, changes = _git("rev-parse", "HEAD"), _git("status", "--porcelain") != ""  # before writing anything
+    # before writing anything; the pages' own folder does not count (Snakemake removes provenance.json first)
+    inside = out.resolve().is_relative_to(Path.cwd().resolve())
+    status = _git("status", "--porcelain", *(["--", ".", f":(exclude){out}"] if inside else []))
+    commit, changes = _git("rev-parse", "HEAD"), status != ""
     tables, read, written = {}, {}, {}
     for domain in domains:
         path = results / domain / "table.tsv"

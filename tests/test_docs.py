@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -238,3 +239,31 @@ def test_every_loss_of_the_core_is_placed_as_served_or_library_only():
     for name in (n for n in losses.__all__ if n.endswith("_loss")):
         places = [f"`{name}`" in served, f"`{name}`" in library]
         assert sum(places) == 1, f"{name}: served {places[0]}, library-only {places[1]}"
+
+
+def test_provenance_ignores_only_the_pages_own_folder(tmp_path, monkeypatch):
+    """A clean tree whose old pages Snakemake removed before the job is recorded clean; any other change is not."""
+    import subprocess
+
+    from domains.docs import write_docs
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    results = tmp_path / "results" / "medical"
+    results.mkdir(parents=True)
+    _table(0.8, 0.7).to_csv(results / "table.tsv", sep="\t", index=False)
+    out = tmp_path / "docs" / "results"
+    out.mkdir(parents=True)
+    (out / "provenance.json").write_text("{}")
+    (tmp_path / "README.md").write_text("x\n")
+    (tmp_path / ".gitignore").write_text("/results/\n")
+    git("init", "-q")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c")
+    monkeypatch.chdir(tmp_path)
+    (out / "provenance.json").unlink()  # what Snakemake does to a job's outputs
+    args = (Path("results"), ["medical"], {}, {"domains": ["medical"]}, Path("docs/results"))
+    assert write_docs(*args)["work_tree_changes"] is False
+    (tmp_path / "README.md").write_text("changed\n")
+    assert write_docs(*args)["work_tree_changes"] is True
