@@ -121,7 +121,7 @@ def load_config(paths: list[str | Path], overrides: Mapping[str, Any] | None = N
         if not isinstance(loaded, dict):
             raise InputError(f"{path}: a config file must hold a mapping of keys")
         if not config and Path(path).resolve() == DEFAULT_CONFIG:
-            shipped = copy.deepcopy(loaded)
+            shipped = loaded  # deep_merge copies, so this stays as read
         config = deep_merge(config, loaded)
     if overrides:
         config = deep_merge(config, overrides)

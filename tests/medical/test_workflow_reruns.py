@@ -20,8 +20,7 @@ from tests.test_workflow import _snakemake
 TEST_CONFIG = REPO / "config" / "test.yaml"
 TINY = {"domains": ["medical"],
         "medical": {"datasets": ["ROSMAP"], "seeds": [0], "methods": ["m3col"],
-                    "model": {"embed_dim": 8, "head_dim": 8}, "train": {"epochs": 3, "val_every": 1},
-                    "dataset_overrides": {"ROSMAP": {"train": {"epochs": 3}}}}}
+                    "model": {"embed_dim": 8, "head_dim": 8}, "train": {"epochs": 3, "val_every": 1}}}
 JOB = Path("results/medical/ROSMAP/m3col/seed0")
 LOG = Path("logs/medical/ROSMAP/m3col/train_seed0.log")
 DEPENDENT = ["results/medical/ROSMAP/m3col/metrics.json", "results/medical/table.tsv",

@@ -41,9 +41,7 @@ TEST_PROFILE_CHANGES = {
 }
 TINY = {"domains": ["medical"], "medical": {"datasets": ["ROSMAP", "BRCA"], "methods": ["m3col"], "seeds": [0],
                     "model": {"embed_dim": 8, "head_dim": 8},
-                    "train": {"epochs": 3, "val_every": 1},
-                    # config.yaml's per-data-set choice of epochs wins over the section's: shorten it too
-                    "dataset_overrides": {"ROSMAP": {"train": {"epochs": 3}}}}}
+                    "train": {"epochs": 3, "val_every": 1}}}
 SUBMITTED = re.compile(r"Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (\S+)\)\.")
 SBATCH = re.compile(r"^sbatch call: (sbatch .*?) --wrap=", re.M)
 JOB_HEADER = re.compile(r"^(local)?(?:rule|checkpoint) (\w+):$", re.M)
