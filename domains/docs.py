@@ -7,7 +7,8 @@ Writes, under ``--out``:
 
 - ``<domain>.md``: the domain's verdicts (our method against the strongest simple baseline computed by us on the
   same splits, see :data:`COMPARISONS`), its ``results/<domain>/table.tsv`` as a markdown table and its figures
-  (copied to ``<domain>/``);
+  (copied to ``<domain>/``); then each extra table given for the domain (``--extra``: a protocol with its own target,
+  outside ``make run``, such as medical's re-split protocol) with its own verdicts;
 - ``headline.md``: one row per domain, its first comparison on its headline data set (the top-level README's
   table; every data set is on the domain's page);
 - ``provenance.json``: the commit (and whether the work tree had changes), the merged config, and the sha256 of
@@ -218,7 +219,7 @@ def _paired(comp: Comparison, rows: pd.DataFrame) -> str:
     if _num(count) is not None:  # a count of seeds: "k/n" with the row's seed count
         n = _num(hit.iloc[0]["n_seeds"]) if "n_seeds" in hit.columns else None
         count = f"{int(_num(count))}/{int(n)}" if n is not None else str(int(_num(count)))
-    return f"; paired with {baseline} on the same seeds: {mean:+.3f}{spread}, better on {count}"
+    return f"; paired with {baseline} on the same splits and seeds: {mean:+.3f}{spread}, better on {count}"
 
 
 def _pm(stat: tuple[float, float | None]) -> str:
@@ -257,12 +258,17 @@ def headline(tables: dict[str, pd.DataFrame]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def domain_page(domain: str, table: pd.DataFrame, figures: list[str]) -> str:
-    """``<domain>.md``: verdicts, the table, the figures (paths relative to the page's folder)."""
+def domain_page(domain: str, table: pd.DataFrame, figures: list[str],
+                extra: list[tuple[str, str, pd.DataFrame]] = ()) -> str:
+    """``<domain>.md``: verdicts, the table, the figures (paths relative to the page's folder), then each extra
+    ``(path, title, table)`` with its own verdicts."""
     parts = ["Our method against the strongest simple baseline computed by us on the same splits:\n",
              "\n".join(verdicts(domain, table)) + "\n", f"\n`results/{domain}/table.tsv`:\n\n", render_table(table)]
     if figures:
         parts.append("\n" + "\n".join(f"![{Path(f).stem}]({domain}/{Path(f).name})" for f in figures) + "\n")
+    for path, title, extra_table in extra:
+        parts += [f"\n**{title}** (`{path}`):\n\n", "\n".join(verdicts(domain, extra_table)) + "\n\n",
+                  render_table(extra_table)]
     return "".join(parts)
 
 
@@ -318,8 +324,9 @@ def _remove_previous(out: Path) -> None:
 
 
 def write_docs(results: Path, domains: list[str], figures: dict[str, list[str]], config: dict[str, Any],
-               out: Path) -> dict[str, Any]:
-    """Write every page, copy the figures and write ``provenance.json``; returns the provenance."""
+               out: Path, extra: dict[str, list[list[str]]] | None = None) -> dict[str, Any]:
+    """Write every page, copy the figures and write ``provenance.json``; returns the provenance. ``extra``: domain
+    -> ``[path, title]`` of each further table shown on its page (a missing one is an error)."""
     # before writing anything; the pages' own folder does not count (Snakemake removes provenance.json first)
     inside = out.resolve().is_relative_to(Path.cwd().resolve())
     status = _git("status", "--porcelain", *(["--", ".", f":(exclude){out}"] if inside else []))
@@ -331,6 +338,13 @@ def write_docs(results: Path, domains: list[str], figures: dict[str, list[str]],
             raise InputError(f"{path}: missing (run the workflow first: snakemake docs runs it)")
         tables[domain] = pd.read_csv(path, sep="\t")
         read[str(path)] = _sha256(path)
+    extras: dict[str, list[tuple[str, str, pd.DataFrame]]] = {}
+    for domain, items in (extra or {}).items():
+        for path, title in items:
+            if not Path(path).is_file():
+                raise InputError(f"{path}: missing (the extra table of {domain} named by --extra)")
+            extras.setdefault(domain, []).append((path, title, pd.read_csv(path, sep="\t")))
+            read[str(path)] = _sha256(Path(path))
     out.mkdir(parents=True, exist_ok=True)
     _remove_previous(out)
     for domain in domains:
@@ -345,7 +359,7 @@ def write_docs(results: Path, domains: list[str], figures: dict[str, list[str]],
             shutil.copyfile(src, out / domain / src.name)
             read[str(src)] = written[f"{domain}/{src.name}"] = _sha256(src)
         with atomic_path(out / f"{domain}.md") as tmp:
-            tmp.write_text(domain_page(domain, tables[domain], figs))
+            tmp.write_text(domain_page(domain, tables[domain], figs, extras.get(domain, [])))
         written[f"{domain}.md"] = _sha256(out / f"{domain}.md")
     with atomic_path(out / "headline.md") as tmp:
         tmp.write_text(headline(tables))
@@ -365,12 +379,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--results", type=Path, default=Path("results"))
     p.add_argument("--domains", nargs="+", required=True)
     p.add_argument("--figures", required=True, help="JSON object: domain -> list of its figure files")
+    p.add_argument("--extra", default="{}",
+                   help="JSON object: domain -> list of [table file, title] shown on its page after its own table")
     p.add_argument("--config", required=True, help="JSON object: the merged config of the run (for provenance)")
     p.add_argument("--out", type=Path, default=Path("docs/results"))
     p.add_argument("--readmes", type=Path, nargs="*", default=[], help="READMEs whose results blocks to fill")
     args = p.parse_args(argv)
     figures, config = parse_json_override(args.figures, "--figures"), parse_json_override(args.config, "--config")
-    write_docs(args.results, args.domains, figures, config, args.out)
+    extra = parse_json_override(args.extra, "--extra")
+    write_docs(args.results, args.domains, figures, config, args.out, extra)
     for readme in args.readmes:
         text = fill_readme(readme, args.out)
         with atomic_path(readme) as tmp:

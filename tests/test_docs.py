@@ -160,6 +160,32 @@ def test_command_writes_pages_provenance_and_fills_blocks(tmp_path):
     assert (out / "code.md").is_file() and (out / "notes.txt").read_text() == "mine"
 
 
+def test_extra_tables_get_their_own_verdicts_on_the_domain_page_and_a_missing_one_is_an_error(tmp_path, capsys):
+    results = tmp_path / "results" / "medical"
+    (results / "resplit").mkdir(parents=True)
+    _table(0.8, 0.7).to_csv(results / "table.tsv", sep="\t", index=False)
+    resplit = results / "resplit" / "table.tsv"
+    _table(0.6, 0.7).to_csv(resplit, sep="\t", index=False)
+    out = tmp_path / "docs"
+    args = ["--results", str(tmp_path / "results"), "--domains", "medical", "--figures", "{}", "--config", "{}",
+            "--out", str(out)]
+    main([*args, "--extra", json.dumps({"medical": [[str(resplit), "Re-split protocol"]]})])
+    page = (out / "medical.md").read_text()
+    main_part, extra_part = page.split("**Re-split protocol**")
+    # each table has its own verdict: the fixed split beats the baseline, the re-splits do not
+    assert ": beats it" in main_part and "does not beat" not in main_part
+    assert "**does not beat it**" in extra_part and "| 0.600 |" in extra_part
+    prov = json.loads((out / "provenance.json").read_text())
+    assert str(resplit) in prov["results_read"]
+    # the headline stays the domain's own table
+    assert "| beats it |" in (out / "headline.md").read_text()
+    resplit.unlink()
+    with pytest.raises(SystemExit):
+        main([*args, "--extra", json.dumps({"medical": [[str(resplit), "Re-split protocol"]]})])
+    assert f"{resplit}: missing" in capsys.readouterr().err
+    assert (out / "medical.md").read_text() == page  # nothing half-written
+
+
 def test_every_domain_has_the_same_layout():
     """data/ plus one folder per pipeline, settings.py, and a rule file with its helpers beside it."""
     for d in sorted(p for p in (REPO / "domains").iterdir() if (p / "settings.py").is_file()):
@@ -213,7 +239,7 @@ def test_metric_verdicts_carry_the_paired_difference_to_the_clean_loss():
         {"dataset": "esc50", "method": "contrastive + Metrix/feature", "recall_at_1": 0.545, "recall_at_1_std": 0.008,
          "n_seeds": 3.0, "r1_vs_clean": 0.0063, "seeds_better": 2.0}])
     line = verdicts("metric", table)[0]
-    assert "ties" in line and line.endswith("paired with contrastive on the same seeds: +0.006, better on 2/3")
+    assert "ties" in line and line.endswith("paired with contrastive on the same splits and seeds: +0.006, better on 2/3")
 
 
 def test_paper_rows_are_neither_ours_nor_a_baseline():

@@ -75,3 +75,17 @@ def test_tiny_run_end_to_end(tmp_path, mirror):
         assert (tmp_path / "results/medical/figures" / fig).read_bytes()[:4] == b"\x89PNG"
     again = _snakemake(tmp_path, "-n", "--configfile", str(REPO / "config" / "test.yaml"), str(cfg), mirror=mirror)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_docs_shows_an_extra_table_only_once_made_and_brings_it_up_to_date(tmp_path):
+    """`snakemake docs` never starts the re-split protocol (outside `make run`), but once its table exists the docs
+    rule depends on it, so a changed config reruns it before the pages are written."""
+    before = _snakemake(tmp_path, "-n", "docs", "--config", "domains=[medical]")
+    assert before.returncode == 0, before.stderr
+    assert "medical_resplit" not in before.stdout
+    table = tmp_path / "results/medical/resplit/table.tsv"
+    table.parent.mkdir(parents=True)
+    table.write_text("dataset\tmethod\n")
+    after = _snakemake(tmp_path, "-n", "docs", "--config", "domains=[medical]")
+    assert after.returncode == 0, after.stderr
+    assert "medical_resplit" in after.stdout

@@ -50,9 +50,12 @@ COMPUTE = json.dumps(config["compute"], sort_keys=True)
 
 
 # Each domain's rule file registers its final results and figures here (DOMAIN_RESULTS["x"] = [...]);
-# `rule all` and `rule figures` collect those of the domains named in config["domains"].
+# `rule all` and `rule figures` collect those of the domains named in config["domains"]. DOMAIN_EXTRA_TABLES["x"]:
+# (table, title) of results with their own target outside `rule all`; `snakemake docs` shows each one that exists
+# (and brings it up to date first), never makes a missing one.
 DOMAIN_RESULTS = {}
 DOMAIN_FIGURES = {}
+DOMAIN_EXTRA_TABLES = {}
 
 
 def figure_targets(wildcards):
@@ -62,3 +65,11 @@ def figure_targets(wildcards):
 def final_targets(wildcards):
     results = [f for domain in config["domains"] for f in DOMAIN_RESULTS.get(domain, [])]
     return results + figure_targets(wildcards)
+
+
+def extra_tables():
+    """domain -> [table, title] of each extra table of config["domains"] already made (DOMAIN_EXTRA_TABLES)."""
+    return {
+        domain: [[path, title] for path, title in DOMAIN_EXTRA_TABLES.get(domain, []) if os.path.isfile(path)]
+        for domain in config["domains"]
+    }

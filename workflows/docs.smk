@@ -7,11 +7,13 @@ import json
 rule docs:
     input:
         final_targets,
+        extra=lambda wildcards: [p for tables in extra_tables().values() for p, _ in tables],
     output:
         "docs/results/provenance.json",
     params:
         domains=config["domains"],
         figures=lambda wildcards: json.dumps({d: DOMAIN_FIGURES.get(d, []) for d in config["domains"]}),
+        extra=lambda wildcards: json.dumps(extra_tables()),
         config=json.dumps(config, sort_keys=True),
         readmes=["README.md", *(f"domains/{d}/README.md" for d in config["domains"])],
     log:
@@ -24,6 +26,6 @@ rule docs:
         mem_mb=1000,
         runtime=5,
     shell:
-        "python -m domains.docs --results results --domains {params.domains:q} --figures {params.figures:q}"
+        "python -m domains.docs --results results --domains {params.domains:q} --figures {params.figures:q} --extra {params.extra:q}"
         " --config {params.config:q} --out docs/results"
         " --readmes {params.readmes:q} > {log:q} 2>&1"

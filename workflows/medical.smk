@@ -13,6 +13,9 @@ MEDICAL_FIGURES = [
 ]
 DOMAIN_RESULTS["medical"] = ["results/medical/table.tsv"]
 DOMAIN_FIGURES["medical"] = MEDICAL_FIGURES
+DOMAIN_EXTRA_TABLES["medical"] = [
+    ("results/medical/resplit/table.tsv", "Re-split protocol (snakemake medical_resplit, outside make run)")
+]
 
 
 checkpoint medical_fetch:

@@ -52,5 +52,5 @@ def test_verdict_and_headline_give_the_paired_difference():
     table = build_table([m3col, logreg], STATUS)
     line = verdicts("medical", table)[0]
     assert line.startswith("- ROSMAP, accuracy (higher is better): M3CoL (ours) 0.737")
-    assert line.endswith("; paired with logistic regression (ours) on the same seeds: -0.013 ± 0.003, better on 0/3")
+    assert line.endswith("; paired with logistic regression (ours) on the same splits and seeds: -0.013 ± 0.003, better on 0/3")
     assert "better on 0/3" in headline({"medical": table})
