@@ -50,9 +50,9 @@ COMPUTE = json.dumps(config["compute"], sort_keys=True)
 
 
 # Each domain's rule file registers its final results and figures here (DOMAIN_RESULTS["x"] = [...]);
-# `rule all` and `rule figures` collect those of the domains named in config["domains"]. DOMAIN_EXTRA_TABLES["x"]:
-# (table, title) of results with their own target outside `rule all`; `snakemake docs` shows each one that exists
-# (and brings it up to date first), never makes a missing one.
+# `rule all` and `rule figures` collect those of the domains named in config["domains"]. DOMAIN_EXTRA_TABLES["x"]
+# lists (table, title) of results with their own target outside `rule all`; `snakemake docs` shows each one that
+# exists (and brings it up to date first), never makes a missing one.
 DOMAIN_RESULTS = {}
 DOMAIN_FIGURES = {}
 DOMAIN_EXTRA_TABLES = {}
