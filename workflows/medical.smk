@@ -260,7 +260,7 @@ rule medical_resplit_evaluate:
 rule medical_resplit:
     input:
         metrics=medical_resplit_metrics,
-        statuses=medical_fetch_statuses,
+        statuses=medical_resplit_statuses,
     output:
         "results/medical/resplit/table.tsv",
     log:

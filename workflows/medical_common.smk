@@ -139,9 +139,22 @@ def medical_resplit_outputs(name):
     return inputs
 
 
+def medical_resplit_datasets():
+    """Data sets of the re-split protocol: medical.resplit.datasets (null: all) among those fetched complete."""
+    chosen = config["medical"]["resplit"]["datasets"]
+    return [ds for ds in medical_available() if chosen is None or ds in chosen]
+
+
 def medical_resplit_metrics(wildcards):
     return expand(
         "results/medical/resplit/{dataset}/{method}/metrics.json",
-        dataset=medical_available(),
+        dataset=medical_resplit_datasets(),
         method=config["medical"]["resplit"]["methods"],
     )
+
+
+def medical_resplit_statuses(wildcards):
+    """Fetch status of each data set the re-split protocol names (its table says which could not be had)."""
+    chosen = config["medical"]["resplit"]["datasets"]
+    return [s for ds, s in zip(config["medical"]["datasets"], medical_fetch_statuses(wildcards))
+            if chosen is None or ds in chosen]

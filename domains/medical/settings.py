@@ -29,8 +29,11 @@ STAGE_PARTS: dict[str, tuple[str, ...]] = {
 
 
 def check_datasets(section: dict) -> None:
-    """Every name in ``medical.datasets`` is a shipped data set or one of ``medical.user_datasets``."""
-    for name in section["datasets"]:
-        if name not in DATASETS and name not in section["user_datasets"]:
-            raise InputError(f"config: medical.datasets: unknown data set {name!r} (shipped: {', '.join(DATASETS)};"
-                             " name yours under medical.user_datasets)")
+    """Every name in ``medical.datasets`` and ``medical.resplit.datasets`` is a shipped data set or one of
+    ``medical.user_datasets``."""
+    for key, names in (("datasets", section["datasets"]),
+                       ("resplit.datasets", section.get("resplit", {}).get("datasets") or [])):
+        for name in names:
+            if name not in DATASETS and name not in section["user_datasets"]:
+                raise InputError(f"config: medical.{key}: unknown data set {name!r} (shipped: {', '.join(DATASETS)};"
+                                 " name yours under medical.user_datasets)")

@@ -134,6 +134,12 @@ def test_unknown_data_set_name_in_config():
     with pytest.raises(InputError, match=r"config: medical.datasets: unknown data set 'mycohort'"):
         check_datasets(section)
     check_datasets({**section, "user_datasets": {"mycohort": "sheet.tsv"}})
+    # the re-split protocol's list too (a typo there would silently re-split nothing)
+    resplit = {"datasets": ["ROSMAP"], "user_datasets": {}, "resplit": {"datasets": ["ROSMAPP"]}}
+    with pytest.raises(InputError, match=r"config: medical.resplit.datasets: unknown data set 'ROSMAPP'"):
+        check_datasets(resplit)
+    check_datasets({**resplit, "resplit": {"datasets": ["BRCA"]}})  # shipped, not in datasets: skipped, no error
+    check_datasets({**resplit, "resplit": {"datasets": None}})
 
 
 def test_sheet_lists_every_file_it_names(tmp_path):

@@ -128,3 +128,10 @@ def test_selection_and_resplit_protocol_are_their_own_targets(finished, tmp_path
     logreg = [line for line in train if "--method logreg" in line]
     assert len(logreg) == 2 and not any("--chosen" in line for line in logreg)
     assert any("m3col.table --protocol resplit" in line for line in lines)
+    # medical.resplit.datasets names the data sets re-split: without ROSMAP, nothing is trained for it
+    edit.write_text(yaml.safe_dump({"medical": {"resplit": {"n": 2, "datasets": ["BRCA"]}}}))
+    proc = _snakemake(work, "-n", "-p", "medical_resplit", *configs, mirror=mirror)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout + proc.stderr
+    assert "--protocol resplit" not in out.split("m3col.table --protocol resplit")[0]
+    assert "m3col.table --protocol resplit" in out
