@@ -54,3 +54,12 @@ def test_verdict_and_headline_give_the_paired_difference():
     assert line.startswith("- ROSMAP, accuracy (higher is better): M3CoL (ours) 0.737")
     assert line.endswith("; paired with logistic regression (ours) on the same splits and seeds: -0.013 ± 0.003, better on 0/3")
     assert "better on 0/3" in headline({"medical": table})
+
+
+def test_source_gives_the_range_of_epochs_when_the_runs_trained_differently():
+    runs = [{"dataset": "ROSMAP", "method": "m3col", "seed": s, "selection": "last", "epochs": e, "fit_seconds": 1.0,
+             "epoch_seconds_median": 0.1, "metrics": {"accuracy": 0.8, "f1": 0.8, "auc": 0.8}} for s, e in ((0, 150), (1, 300), (2, 150))]
+    assert aggregate(runs)["epochs"] == "150-300"
+    assert aggregate(runs[::2])["epochs"] == 150
+    table = build_table([aggregate(runs)], STATUS, "resplit")
+    assert "3 re-splits, 150-300 epochs, selection=last" in table.iloc[0]["source"]

@@ -35,7 +35,9 @@ def aggregate(runs: list[dict]) -> dict:
     out["per_seed"] = {n: [r["metrics"][n] for r in runs] for n in names}
     out["seeds"] = [r["seed"] for r in runs]
     out["selection"] = runs[0]["selection"]
-    out["epochs"] = runs[0]["epochs"]
+    # one number when every run trained as long; "150-300" when they differ (settings chosen per re-split)
+    epochs = sorted({r["epochs"] for r in runs})
+    out["epochs"] = epochs[0] if len(epochs) == 1 else f"{epochs[0]}-{epochs[-1]}"
     out["fit_seconds_mean"] = float(np.mean([r["fit_seconds"] for r in runs]))
     # None: a run resumed from its last epoch's checkpoint trained no epoch in its own process
     epoch_seconds = [r["epoch_seconds_median"] for r in runs if r["epoch_seconds_median"] is not None]
