@@ -53,7 +53,9 @@ class Comparison:
     the number and its spread (``std`` may be missing); ``group`` the column whose values each get their own
     comparison (a data set or benchmark); ``where`` filters rows first (long tables with a ``metric`` column).
     ``paired``: (baseline, difference column, better-count column) when the table gives our row's paired difference
-    to that baseline on the same splits and seeds (its standard error in ``<difference column>_se``).
+    to that baseline on the same splits and seeds (its standard error in ``<difference column>_se``); when that
+    baseline is the strongest one and the difference has a standard error, the difference decides the verdict
+    (beyond two standard errors: beats or does not beat; else a tie).
     ``interval``: the table gives our row's paired bootstrap over queries (columns ``vs``, ``mrr_diff``,
     ``diff_low``, ``diff_high``, ``verdict``): the verdict against ``vs`` is that interval's (a win excludes zero).
     ``headline``: the group shown in the top-level README (default: the table's first); without ``group``, the
@@ -154,6 +156,25 @@ def _verdict(comp: Comparison, ours: tuple[float, float | None], base: tuple[flo
     return "beats it" if diff > 0 else ("equals it" if diff == 0 else "**does not beat it**")
 
 
+def _paired_verdict(comp: Comparison, rows: pd.DataFrame, baseline: str) -> str | None:
+    """The verdict from our row's paired difference when the strongest baseline is the paired one and the difference
+    has a standard error: a paired difference is the sharper test (the spread between splits cancels out), so a
+    difference beyond two standard errors decides, else a tie. ``None`` when there is no such difference."""
+    if comp.paired is None or comp.paired[0] != baseline:
+        return None
+    hit = rows[rows["method"] == comp.ours]
+    diff = comp.paired[1]
+    if hit.empty or f"{diff}_se" not in hit.columns:
+        return None
+    mean, se = _num(hit.iloc[0][diff]), _num(hit.iloc[0][f"{diff}_se"])
+    if mean is None or se is None or se <= 0:
+        return None
+    gain = mean if comp.higher_is_better else -mean
+    if abs(gain) <= 2 * se:
+        return "ties (paired difference within two standard errors)"
+    return "beats it" if gain > 0 else "**does not beat it**"
+
+
 def _comparisons(domain: str, table: pd.DataFrame) -> list[tuple[Comparison, str, dict[str, Any]]]:
     """(comparison, group value, facts) for every comparison and group the table holds our row for."""
     out = []
@@ -183,8 +204,9 @@ def _comparisons(domain: str, table: pd.DataFrame) -> list[tuple[Comparison, str
                 continue
             pick = max if comp.higher_is_better else min
             name, base = pick(present, key=lambda p: p[1][0])
+            verdict = _paired_verdict(comp, sub, name) or _verdict(comp, ours, base)
             out.append((comp, g, {"ours": ours, "baseline_name": name, "baseline": base,
-                                  "verdict": _verdict(comp, ours, base) + _paired(comp, sub)}))
+                                  "verdict": verdict + _paired(comp, sub)}))
     return out
 
 

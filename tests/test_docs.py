@@ -160,6 +160,21 @@ def test_command_writes_pages_provenance_and_fills_blocks(tmp_path):
     assert (out / "code.md").is_file() and (out / "notes.txt").read_text() == "mine"
 
 
+def test_a_paired_difference_with_a_standard_error_decides_against_its_own_baseline():
+    def table(diff: float, se: float, base: str = "logistic regression (ours)") -> pd.DataFrame:
+        return pd.DataFrame([
+            {"dataset": "X", "method": "M3CoL (ours)", "accuracy": 0.75, "accuracy_std": 0.03,
+             "accuracy_minus_logreg": diff, "accuracy_minus_logreg_se": se, "better_than_logreg": "1/10"},
+            {"dataset": "X", "method": base, "accuracy": 0.77, "accuracy_std": 0.03}])
+    # within one standard deviation of each other, but the paired difference is far below zero
+    assert ": **does not beat it**; paired with" in verdicts("medical", table(-0.027, 0.007))[0]
+    assert ": beats it; paired with" in verdicts("medical", table(0.027, 0.007))[0]
+    assert "ties (paired difference within two standard errors)" in verdicts("medical", table(-0.01, 0.007))[0]
+    # another baseline is the strongest: the paired difference does not decide against it
+    assert "ties (difference within one standard deviation)" in verdicts("medical", table(-0.027, 0.007,
+                                                                                         "MOGONET (ours)"))[0]
+
+
 def test_extra_tables_get_their_own_verdicts_on_the_domain_page_and_a_missing_one_is_an_error(tmp_path, capsys):
     results = tmp_path / "results" / "medical"
     (results / "resplit").mkdir(parents=True)
