@@ -156,19 +156,26 @@ def _verdict(comp: Comparison, ours: tuple[float, float | None], base: tuple[flo
     return "beats it" if diff > 0 else ("equals it" if diff == 0 else "**does not beat it**")
 
 
+def _paired_row(comp: Comparison, rows: pd.DataFrame) -> tuple[float, float | None, pd.Series] | None:
+    """(mean, standard error or None, our row) of our row's paired difference (``comp.paired``), or None."""
+    if comp.paired is None:
+        return None
+    diff = comp.paired[1]
+    hit = rows[rows["method"] == comp.ours]
+    if hit.empty or diff not in hit.columns or _num(hit.iloc[0][diff]) is None:
+        return None
+    row = hit.iloc[0]
+    return _num(row[diff]), _num(row[f"{diff}_se"]) if f"{diff}_se" in hit.columns else None, row
+
+
 def _paired_verdict(comp: Comparison, rows: pd.DataFrame, baseline: str) -> str | None:
     """The verdict from our row's paired difference when the strongest baseline is the paired one and the difference
     has a standard error: a paired difference is the sharper test (the spread between splits cancels out), so a
     difference beyond two standard errors decides, else a tie. ``None`` when there is no such difference."""
-    if comp.paired is None or comp.paired[0] != baseline:
+    paired = _paired_row(comp, rows) if comp.paired is not None and comp.paired[0] == baseline else None
+    if paired is None or paired[1] is None or paired[1] <= 0:
         return None
-    hit = rows[rows["method"] == comp.ours]
-    diff = comp.paired[1]
-    if hit.empty or f"{diff}_se" not in hit.columns:
-        return None
-    mean, se = _num(hit.iloc[0][diff]), _num(hit.iloc[0][f"{diff}_se"])
-    if mean is None or se is None or se <= 0:
-        return None
+    mean, se, _ = paired
     gain = mean if comp.higher_is_better else -mean
     if abs(gain) <= 2 * se:
         return "ties (paired difference within two standard errors)"
@@ -228,18 +235,15 @@ def _paired(comp: Comparison, rows: pd.DataFrame) -> str:
     """``; paired with <baseline>: <mean> ± <se>, better on k/n`` from our row's paired columns, or nothing."""
     if comp.interval:
         return _interval(comp, rows)
-    if comp.paired is None:
+    paired = _paired_row(comp, rows)
+    if paired is None:
         return ""
-    baseline, diff, better = comp.paired
-    hit = rows[rows["method"] == comp.ours]
-    if hit.empty or diff not in hit.columns or _num(hit.iloc[0][diff]) is None:
-        return ""
-    se = _num(hit.iloc[0][f"{diff}_se"]) if f"{diff}_se" in hit.columns else None
-    mean = _num(hit.iloc[0][diff])
+    mean, se, row = paired
+    baseline, _, better = comp.paired
     spread = f" ± {_fmt(se)}" if se is not None else ""
-    count = hit.iloc[0][better]
+    count = row[better]
     if _num(count) is not None:  # a count of seeds: "k/n" with the row's seed count
-        n = _num(hit.iloc[0]["n_seeds"]) if "n_seeds" in hit.columns else None
+        n = _num(row["n_seeds"]) if "n_seeds" in row.index else None
         count = f"{int(_num(count))}/{int(n)}" if n is not None else str(int(_num(count)))
     return f"; paired with {baseline} on the same splits and seeds: {mean:+.3f}{spread}, better on {count}"
 
@@ -354,19 +358,17 @@ def write_docs(results: Path, domains: list[str], figures: dict[str, list[str]],
     status = _git("status", "--porcelain", *(["--", ".", f":(exclude){out}"] if inside else []))
     commit, changes = _git("rev-parse", "HEAD"), status != ""
     tables, read, written = {}, {}, {}
-    for domain in domains:
-        path = results / domain / "table.tsv"
+
+    def read_table(path: Path, why: str) -> pd.DataFrame:
         if not path.is_file():
-            raise InputError(f"{path}: missing (run the workflow first: snakemake docs runs it)")
-        tables[domain] = pd.read_csv(path, sep="\t")
+            raise InputError(f"{path}: missing ({why})")
         read[str(path)] = _sha256(path)
-    extras: dict[str, list[tuple[str, str, pd.DataFrame]]] = {}
-    for domain, items in (extra or {}).items():
-        for path, title in items:
-            if not Path(path).is_file():
-                raise InputError(f"{path}: missing (the extra table of {domain} named by --extra)")
-            extras.setdefault(domain, []).append((path, title, pd.read_csv(path, sep="\t")))
-            read[str(path)] = _sha256(Path(path))
+        return pd.read_csv(path, sep="\t")
+
+    for domain in domains:
+        tables[domain] = read_table(results / domain / "table.tsv", "run the workflow first: snakemake docs runs it")
+    extras = {domain: [(path, title, read_table(Path(path), f"the extra table of {domain} named by --extra"))
+                       for path, title in items] for domain, items in (extra or {}).items()}
     out.mkdir(parents=True, exist_ok=True)
     _remove_previous(out)
     for domain in domains:

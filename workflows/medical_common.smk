@@ -63,8 +63,10 @@ def medical_available():
     return ready
 
 
-def medical_fetch_statuses(wildcards):
-    return expand("resources/medical/{dataset}.fetch.json", dataset=config["medical"]["datasets"])
+def medical_fetch_statuses(wildcards, datasets=None):
+    """Fetch status files of ``datasets`` (default: every configured data set)."""
+    names = config["medical"]["datasets"] if datasets is None else datasets
+    return expand("resources/medical/{dataset}.fetch.json", dataset=names)
 
 
 def medical_metrics(wildcards):
@@ -139,22 +141,20 @@ def medical_resplit_outputs(name):
     return inputs
 
 
-def medical_resplit_datasets():
-    """Data sets of the re-split protocol: medical.resplit.datasets (null: all) among those fetched complete."""
+def medical_resplit_named():
+    """Data sets of medical.datasets that the re-split protocol names (medical.resplit.datasets; null: all)."""
     chosen = config["medical"]["resplit"]["datasets"]
-    return [ds for ds in medical_available() if chosen is None or ds in chosen]
+    return [ds for ds in config["medical"]["datasets"] if chosen is None or ds in chosen]
 
 
 def medical_resplit_metrics(wildcards):
     return expand(
         "results/medical/resplit/{dataset}/{method}/metrics.json",
-        dataset=medical_resplit_datasets(),
+        dataset=[ds for ds in medical_available() if ds in medical_resplit_named()],
         method=config["medical"]["resplit"]["methods"],
     )
 
 
 def medical_resplit_statuses(wildcards):
     """Fetch status of each data set the re-split protocol names (its table says which could not be had)."""
-    chosen = config["medical"]["resplit"]["datasets"]
-    return [s for ds, s in zip(config["medical"]["datasets"], medical_fetch_statuses(wildcards))
-            if chosen is None or ds in chosen]
+    return medical_fetch_statuses(wildcards, medical_resplit_named())
