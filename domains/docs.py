@@ -9,10 +9,15 @@ Writes, under ``--out``:
   same splits, see :data:`COMPARISONS`), its ``results/<domain>/table.tsv`` as a markdown table and its figures
   (copied to ``<domain>/``); then each extra table given for the domain (``--extra``: a protocol with its own target,
   outside ``make run``, such as medical's re-split protocol) with its own verdicts;
+- ``<domain>/provenance.json``: the domain's record: the commit (and whether the work tree had changes), the merged
+  config, the sha256 of every result file read and every file written, and its headline row;
 - ``headline.md``: one row per domain, its first comparison on its headline data set (the top-level README's
   table; every data set is on the domain's page);
-- ``provenance.json``: the commit (and whether the work tree had changes), the merged config, and the sha256 of
-  every result file read and every file written.
+- ``provenance.json``: every domain with pages, each one's commit and config hash (``runs``), the sha256 of every
+  result file read and every file written.
+
+Docs for some domains only (``--domains code``) rewrite those domains' pages and leave the others' as an earlier
+run wrote them, with that run's record; the headline keeps one row per domain with pages.
 
 Each README holds the generated text between ``<!-- results:<name> -->`` and ``<!-- /results -->`` (``name`` a
 domain or ``headline``); this command replaces what is between the markers, and ``tests/test_docs.py`` checks
@@ -40,7 +45,7 @@ from ssl_core.config import parse_json_override
 from ssl_core.errors import InputError, report_input_errors
 
 __all__ = ["Comparison", "COMPARISONS", "render_table", "verdicts", "domain_page", "headline", "block_for",
-           "fill_readme", "write_docs", "main"]
+           "fill_readme", "headline_row", "write_docs", "main"]
 
 BLOCK = re.compile(r"(<!-- results:(?P<name>[a-z_]+) -->\n)(?P<body>.*?)(<!-- /results -->)", re.S)
 
@@ -266,22 +271,27 @@ def verdicts(domain: str, table: pd.DataFrame) -> list[str]:
     return lines
 
 
+HEADLINE_HEADER = ("| domain | data set | metric | ours | strongest simple baseline (ours, same splits) | verdict |\n"
+                   "|---|---|---|---|---|---|\n")
+
+
+def headline_row(domain: str, table: pd.DataFrame) -> str | None:
+    """The domain's row of the top-level README's table: its first comparison on its headline group (the
+    comparison's ``headline``, else the first group the table holds); None when the table has none."""
+    first = COMPARISONS.get(domain, [None])[0]
+    found = [(g, f) for comp, g, f in _comparisons(domain, table) if comp is first]
+    if not found:
+        return None
+    g, f = next(((g, f) for g, f in found if g == first.headline), found[0])
+    base = f"{f['baseline_name']} {_pm(f['baseline'])}" if f["baseline"] is not None else ""
+    shown = g if g is not None else first.headline or ""
+    return f"| {domain} | {shown} | {first.metric} | {first.ours} {_pm(f['ours'])} | {base} | {f['verdict']} |"
+
+
 def headline(tables: dict[str, pd.DataFrame]) -> str:
-    """The top-level README's table: one row per domain, its first comparison on its headline group (the
-    comparison's ``headline``, else the first group the table holds)."""
-    lines = ["| domain | data set | metric | ours | strongest simple baseline (ours, same splits) | verdict |",
-             "|---|---|---|---|---|---|"]
-    for domain, table in tables.items():
-        first = COMPARISONS.get(domain, [None])[0]
-        found = [(g, f) for comp, g, f in _comparisons(domain, table) if comp is first]
-        if not found:
-            continue
-        g, f = next(((g, f) for g, f in found if g == first.headline), found[0])
-        base = f"{f['baseline_name']} {_pm(f['baseline'])}" if f["baseline"] is not None else ""
-        shown = g if g is not None else first.headline or ""
-        lines.append(f"| {domain} | {shown} | {first.metric} | {first.ours} {_pm(f['ours'])} "
-                     f"| {base} | {f['verdict']} |")
-    return "\n".join(lines) + "\n"
+    """The top-level README's table: one row per domain (:func:`headline_row`)."""
+    rows = [headline_row(domain, table) for domain, table in tables.items()]
+    return HEADLINE_HEADER + "".join(f"{r}\n" for r in rows if r is not None)
 
 
 def domain_page(domain: str, table: pd.DataFrame, figures: list[str],
@@ -334,64 +344,91 @@ def _git(*args: str) -> str:
         return "unknown"
 
 
-def _remove_previous(out: Path) -> None:
-    """Delete the files an earlier run recorded in ``out/provenance.json`` (pages of domains not run again must not
-    outlive it); nothing else under ``out`` is touched."""
-    try:
-        previous = json.loads((out / "provenance.json").read_text())["files_written"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return
-    for name in previous:
-        path = out / name
-        if path.resolve().is_relative_to(out.resolve()) and path.is_file():
-            path.unlink()
-            if path.parent != out and not any(path.parent.iterdir()):
-                path.parent.rmdir()
+def _domain_order(domains: set[str]) -> list[str]:
+    """The domains in the order of :data:`COMPARISONS` (the README's order), any other after them by name."""
+    return [d for d in COMPARISONS if d in domains] + sorted(domains - set(COMPARISONS))
+
+
+def _kept_domains(out: Path, run: list[str]) -> dict[str, dict[str, Any]]:
+    """The record (``<domain>/provenance.json``) of each domain an earlier run wrote pages for and this run does
+    not write again; its pages stay as that run wrote them."""
+    kept = {}
+    for path in sorted(out.glob("*/provenance.json")):
+        domain = path.parent.name
+        if domain in run or not (out / f"{domain}.md").is_file():
+            continue
+        try:
+            kept[domain] = json.loads(path.read_text())
+        except ValueError as err:
+            raise InputError(f"{path}: not JSON ({err}); delete {out / domain} and {out / domain}.md or rerun "
+                             f"docs with {domain} in domains") from None
+    return kept
 
 
 def write_docs(results: Path, domains: list[str], figures: dict[str, list[str]], config: dict[str, Any],
                out: Path, extra: dict[str, list[list[str]]] | None = None) -> dict[str, Any]:
-    """Write every page, copy the figures and write ``provenance.json``; returns the provenance. ``extra``: domain
-    -> ``[path, title]`` of each further table shown on its page (a missing one is an error)."""
+    """Write the pages of ``domains`` (each with its figures and its own record, ``<domain>/provenance.json``),
+    ``headline.md`` and ``provenance.json``; returns the provenance. The pages of a domain an earlier run wrote and
+    this one does not name stay, with that run's record: docs for one domain leave the others as they were.
+    ``extra``: domain -> ``[path, title]`` of each further table shown on its page (a missing one is an error)."""
     # before writing anything; the pages' own folder does not count (Snakemake removes provenance.json first)
     inside = out.resolve().is_relative_to(Path.cwd().resolve())
     status = _git("status", "--porcelain", *(["--", ".", f":(exclude){out}"] if inside else []))
     commit, changes = _git("rev-parse", "HEAD"), status != ""
-    tables, read, written = {}, {}, {}
+    config_sha = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+    tables, read = {}, {}
 
-    def read_table(path: Path, why: str) -> pd.DataFrame:
+    def read_table(domain: str, path: Path, why: str) -> pd.DataFrame:
         if not path.is_file():
             raise InputError(f"{path}: missing ({why})")
-        read[str(path)] = _sha256(path)
+        read.setdefault(domain, {})[str(path)] = _sha256(path)
         return pd.read_csv(path, sep="\t")
 
     for domain in domains:
-        tables[domain] = read_table(results / domain / "table.tsv", "run the workflow first: snakemake docs runs it")
-    extras = {domain: [(path, title, read_table(Path(path), f"the extra table of {domain} named by --extra"))
-                       for path, title in items] for domain, items in (extra or {}).items()}
+        tables[domain] = read_table(domain, results / domain / "table.tsv",
+                                    "run the workflow first: snakemake docs runs it")
+    extras = {}
+    for domain, items in (extra or {}).items():
+        why = f"the extra table of {domain} named by --extra"
+        extras[domain] = [(path, title, read_table(domain, Path(path), why)) for path, title in items]
+    for domain in domains:
+        for f in figures.get(domain, []):
+            if not Path(f).is_file():
+                raise InputError(f"{f}: figure missing")
     out.mkdir(parents=True, exist_ok=True)
-    _remove_previous(out)
+    records = _kept_domains(out, domains)
     for domain in domains:
         figs = figures.get(domain, [])
         if (out / domain).exists():
             shutil.rmtree(out / domain)
         (out / domain).mkdir()
+        written = {}
         for f in figs:
             src = Path(f)
-            if not src.is_file():
-                raise InputError(f"{src}: figure missing")
             shutil.copyfile(src, out / domain / src.name)
-            read[str(src)] = written[f"{domain}/{src.name}"] = _sha256(src)
+            read[domain][str(src)] = written[f"{domain}/{src.name}"] = _sha256(src)
         with atomic_path(out / f"{domain}.md") as tmp:
             tmp.write_text(domain_page(domain, tables[domain], figs, extras.get(domain, [])))
         written[f"{domain}.md"] = _sha256(out / f"{domain}.md")
+        records[domain] = {"commit": commit, "work_tree_changes": changes, "config_sha256": config_sha,
+                           "config": config, "results_read": read[domain], "files_written": written,
+                           "headline": headline_row(domain, tables[domain])}
+        with atomic_path(out / domain / "provenance.json") as tmp:
+            tmp.write_text(json.dumps(records[domain], indent=1, sort_keys=True) + "\n")
+    order = _domain_order(set(records))
     with atomic_path(out / "headline.md") as tmp:
-        tmp.write_text(headline(tables))
-    written["headline.md"] = _sha256(out / "headline.md")
-    provenance = {"commit": commit, "work_tree_changes": changes,
-                  "domains": domains, "config": config,
-                  "config_sha256": hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest(),
-                  "results_read": read, "files_written": written}
+        tmp.write_text(HEADLINE_HEADER + "".join(f"{records[d]['headline']}\n" for d in order
+                                                 if records[d].get("headline")))
+    written = {"headline.md": _sha256(out / "headline.md")}
+    for d in order:
+        written.update(records[d]["files_written"])
+        written[f"{d}/provenance.json"] = _sha256(out / d / "provenance.json")
+    provenance = {"commit": commit, "work_tree_changes": changes, "domains": order, "run": domains,
+                  "config": config, "config_sha256": config_sha,
+                  "runs": {d: {k: records[d][k] for k in ("commit", "work_tree_changes", "config_sha256")}
+                           for d in order},
+                  "results_read": {p: h for d in order for p, h in records[d]["results_read"].items()},
+                  "files_written": written}
     with atomic_path(out / "provenance.json") as tmp:
         tmp.write_text(json.dumps(provenance, indent=1, sort_keys=True) + "\n")
     return provenance

@@ -78,12 +78,20 @@ def test_pages_are_those_provenance_records():
         return  # nothing generated yet (see test_results_blocks_equal_the_generated_pages)
     prov = json.loads((PAGES / "provenance.json").read_text())
     assert re.fullmatch(r"[0-9a-f]{40}", prov["commit"])
-    assert prov["config"]["domains"] == prov["domains"]
+    assert set(prov["run"]) <= set(prov["domains"]) == set(prov["runs"])
     written = {p.relative_to(PAGES).as_posix() for p in PAGES.rglob("*") if p.is_file()} - {"provenance.json"}
     assert written == set(prov["files_written"])
     for name, digest in prov["files_written"].items():
         assert hashlib.sha256((PAGES / name).read_bytes()).hexdigest() == digest, f"{name} edited by hand"
     assert set(prov["domains"]) <= set(COMPARISONS)
+    rows = (PAGES / "headline.md").read_text().splitlines()[2:]
+    for domain in prov["domains"]:  # each domain's record: the run that wrote its pages
+        record = json.loads((PAGES / domain / "provenance.json").read_text())
+        assert re.fullmatch(r"[0-9a-f]{40}", record["commit"]) and record["commit"] == prov["runs"][domain]["commit"]
+        assert domain in record["config"]["domains"]
+        assert record["files_written"].items() <= prov["files_written"].items()
+        assert record["headline"] in rows
+    assert len(rows) == len(prov["domains"])
 
 
 def _table(ours: float, base: float, std: float | None = None) -> pd.DataFrame:
@@ -127,7 +135,7 @@ def test_table_shows_mean_and_std_and_headline_takes_each_domains_first_comparis
     assert headline({"genomics": genomics}).splitlines()[2].startswith("| genomics | held-out species | ari_kmeans |")
 
 
-def test_command_writes_pages_provenance_and_fills_blocks(tmp_path):
+def test_command_writes_pages_provenance_and_fills_blocks(tmp_path, capsys):
     results = tmp_path / "results" / "medical"
     results.mkdir(parents=True)
     _table(0.8, 0.7).to_csv(results / "table.tsv", sep="\t", index=False)
@@ -144,20 +152,46 @@ def test_command_writes_pages_provenance_and_fills_blocks(tmp_path):
     assert "old 0.1" not in text and ": beats it" in text and text.endswith("<!-- /results -->\ntext\n")
     assert "![figure](../../docs/results/medical/figure.png)" in text
     prov = json.loads((out / "provenance.json").read_text())
-    assert set(prov["files_written"]) == {"medical.md", "medical/figure.png", "headline.md"}
+    assert set(prov["files_written"]) == {"medical.md", "medical/figure.png", "medical/provenance.json", "headline.md"}
     assert prov["results_read"][str(results / "table.tsv")] == hashlib.sha256(
         (results / "table.tsv").read_bytes()).hexdigest()
     assert fill_readme(readme, out) == text  # filling again changes nothing
-    # a later run for another domain only: the medical pages it did not write are gone, a user's file stays
+    # a later run for another domain only (as Snakemake runs it: provenance.json, its output, removed first):
+    # the medical pages stay as the first run wrote them, with its record; the headline has both domains
+    medical_page, medical_record = (out / "medical.md").read_text(), (out / "medical" / "provenance.json").read_text()
     (out / "notes.txt").write_text("mine")
+    (out / "provenance.json").unlink()
     code = tmp_path / "results" / "code"
     code.mkdir()
-    pd.DataFrame([{"benchmark": "b", "method": "cocosoda", "mrr": 0.5}]).to_csv(code / "table.tsv", sep="\t",
-                                                                               index=False)
+    pd.DataFrame([{"benchmark": "b", "method": m, "mrr": v} for m, v in (("pretrained_cocosoda", 0.5), ("pretrained", 0.6))]
+                 ).to_csv(code / "table.tsv", sep="\t", index=False)
+    _table(0.6, 0.7).to_csv(results / "table.tsv", sep="\t", index=False)  # not read: medical is not run
     main(["--results", str(tmp_path / "results"), "--domains", "code", "--figures", "{}", "--config",
           json.dumps({"domains": ["code"]}), "--out", str(out)])
-    assert not (out / "medical.md").exists() and not (out / "medical").exists()
+    assert (out / "medical.md").read_text() == medical_page
+    assert (out / "medical" / "provenance.json").read_text() == medical_record
     assert (out / "code.md").is_file() and (out / "notes.txt").read_text() == "mine"
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["domains"] == ["medical", "code"] and prov["run"] == ["code"]
+    assert set(prov["files_written"]) == {"medical.md", "medical/figure.png", "medical/provenance.json",
+                                          "code.md", "code/provenance.json", "headline.md"}
+    rows = (out / "headline.md").read_text().splitlines()[2:]
+    assert [r.split(" | ")[0] for r in rows] == ["| medical", "| code"]
+    assert rows[0].endswith("| beats it |") and "**does not beat it**" in rows[1]
+    # medical run again: its page and its headline row follow its new table
+    main(["--results", str(tmp_path / "results"), "--domains", "medical", "--figures", "{}", "--config",
+          json.dumps({"domains": ["medical"]}), "--out", str(out)])
+    rows = (out / "headline.md").read_text().splitlines()[2:]
+    assert "**does not beat it**" in rows[0] and (out / "medical.md").read_text() != medical_page
+    assert not (out / "medical" / "figure.png").exists()  # a figure the new run does not name is gone
+    # a broken record of a kept domain: one error naming it, nothing written
+    (out / "code" / "provenance.json").write_text("{")
+    before = (out / "headline.md").read_text()
+    with pytest.raises(SystemExit):
+        main(["--results", str(tmp_path / "results"), "--domains", "medical", "--figures", "{}", "--config",
+              "{}", "--out", str(out)])
+    assert f"{out / 'code' / 'provenance.json'}: not JSON" in capsys.readouterr().err
+    assert (out / "headline.md").read_text() == before
 
 
 def test_a_paired_difference_with_a_standard_error_decides_against_its_own_baseline():
@@ -254,7 +288,8 @@ def test_metric_verdicts_carry_the_paired_difference_to_the_clean_loss():
         {"dataset": "esc50", "method": "contrastive + Metrix/feature", "recall_at_1": 0.545, "recall_at_1_std": 0.008,
          "n_seeds": 3.0, "r1_vs_clean": 0.0063, "seeds_better": 2.0}])
     line = verdicts("metric", table)[0]
-    assert "ties" in line and line.endswith("paired with contrastive on the same splits and seeds: +0.006, better on 2/3")
+    assert "ties" in line
+    assert line.endswith("paired with contrastive on the same splits and seeds: +0.006, better on 2/3")
 
 
 def test_paper_rows_are_neither_ours_nor_a_baseline():

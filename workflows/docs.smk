@@ -1,6 +1,7 @@
 # `snakemake docs` (or `make docs`): run the workflow, then write the result pages of the docs (docs/results/) from
 # its results and fill the results blocks of the READMEs (domains/docs.py). Not part of `rule all`: it rewrites
-# tracked files, so it runs only when asked for.
+# tracked files, so it runs only when asked for. Docs for some domains (--config 'domains=[code]') rewrite those
+# pages only: the other domains keep their pages and records (docs/results/<domain>/provenance.json).
 import json
 
 
