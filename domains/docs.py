@@ -13,8 +13,8 @@ Writes, under ``--out``:
   config, the sha256 of every result file read and every file written, and its headline row;
 - ``headline.md``: one row per domain, its first comparison on its headline data set (the top-level README's
   table; every data set is on the domain's page);
-- ``provenance.json``: every domain with pages, each one's commit and config hash (``runs``), the sha256 of every
-  result file read and every file written.
+- ``provenance.json``: every domain with pages, each one's commit and config hash (``runs``; the config itself is in
+  its record), the sha256 of every result file read and every file written.
 
 Docs for some domains only (``--domains code``) rewrite those domains' pages and leave the others' as an earlier
 run wrote them, with that run's record; the headline keeps one row per domain with pages.
@@ -288,10 +288,14 @@ def headline_row(domain: str, table: pd.DataFrame) -> str | None:
     return f"| {domain} | {shown} | {first.metric} | {first.ours} {_pm(f['ours'])} | {base} | {f['verdict']} |"
 
 
+def _headline_table(rows: list[str | None]) -> str:
+    """The top-level README's table from the domains' rows (``None``: a domain without one)."""
+    return HEADLINE_HEADER + "".join(f"{r}\n" for r in rows if r is not None)
+
+
 def headline(tables: dict[str, pd.DataFrame]) -> str:
     """The top-level README's table: one row per domain (:func:`headline_row`)."""
-    rows = [headline_row(domain, table) for domain, table in tables.items()]
-    return HEADLINE_HEADER + "".join(f"{r}\n" for r in rows if r is not None)
+    return _headline_table([headline_row(domain, table) for domain, table in tables.items()])
 
 
 def domain_page(domain: str, table: pd.DataFrame, figures: list[str],
@@ -417,14 +421,12 @@ def write_docs(results: Path, domains: list[str], figures: dict[str, list[str]],
             tmp.write_text(json.dumps(records[domain], indent=1, sort_keys=True) + "\n")
     order = _domain_order(set(records))
     with atomic_path(out / "headline.md") as tmp:
-        tmp.write_text(HEADLINE_HEADER + "".join(f"{records[d]['headline']}\n" for d in order
-                                                 if records[d].get("headline")))
+        tmp.write_text(_headline_table([records[d].get("headline") for d in order]))
     written = {"headline.md": _sha256(out / "headline.md")}
     for d in order:
         written.update(records[d]["files_written"])
         written[f"{d}/provenance.json"] = _sha256(out / d / "provenance.json")
     provenance = {"commit": commit, "work_tree_changes": changes, "domains": order, "run": domains,
-                  "config": config, "config_sha256": config_sha,
                   "runs": {d: {k: records[d][k] for k in ("commit", "work_tree_changes", "config_sha256")}
                            for d in order},
                   "results_read": {p: h for d in order for p, h in records[d]["results_read"].items()},

@@ -152,7 +152,8 @@ def test_command_writes_pages_provenance_and_fills_blocks(tmp_path, capsys):
     assert "old 0.1" not in text and ": beats it" in text and text.endswith("<!-- /results -->\ntext\n")
     assert "![figure](../../docs/results/medical/figure.png)" in text
     prov = json.loads((out / "provenance.json").read_text())
-    assert set(prov["files_written"]) == {"medical.md", "medical/figure.png", "medical/provenance.json", "headline.md"}
+    assert set(prov["files_written"]) == {"medical.md", "medical/figure.png", "medical/provenance.json",
+                                          "headline.md"}
     assert prov["results_read"][str(results / "table.tsv")] == hashlib.sha256(
         (results / "table.tsv").read_bytes()).hexdigest()
     assert fill_readme(readme, out) == text  # filling again changes nothing
@@ -163,8 +164,9 @@ def test_command_writes_pages_provenance_and_fills_blocks(tmp_path, capsys):
     (out / "provenance.json").unlink()
     code = tmp_path / "results" / "code"
     code.mkdir()
-    pd.DataFrame([{"benchmark": "b", "method": m, "mrr": v} for m, v in (("pretrained_cocosoda", 0.5), ("pretrained", 0.6))]
-                 ).to_csv(code / "table.tsv", sep="\t", index=False)
+    rows = (("pretrained_cocosoda", 0.5), ("pretrained", 0.6))
+    pd.DataFrame([{"benchmark": "b", "method": m, "mrr": v} for m, v in rows]).to_csv(code / "table.tsv", sep="\t",
+                                                                                    index=False)
     _table(0.6, 0.7).to_csv(results / "table.tsv", sep="\t", index=False)  # not read: medical is not run
     main(["--results", str(tmp_path / "results"), "--domains", "code", "--figures", "{}", "--config",
           json.dumps({"domains": ["code"]}), "--out", str(out)])

@@ -58,7 +58,8 @@ def test_verdict_and_headline_give_the_paired_difference():
 
 def test_source_gives_the_range_of_epochs_when_the_runs_trained_differently():
     runs = [{"dataset": "ROSMAP", "method": "m3col", "seed": s, "selection": "last", "epochs": e, "fit_seconds": 1.0,
-             "epoch_seconds_median": 0.1, "metrics": {"accuracy": 0.8, "f1": 0.8, "auc": 0.8}} for s, e in ((0, 150), (1, 300), (2, 150))]
+             "epoch_seconds_median": 0.1, "metrics": {"accuracy": 0.8, "f1": 0.8, "auc": 0.8}}
+            for s, e in ((0, 150), (1, 300), (2, 150))]
     assert aggregate(runs)["epochs"] == "150-300"
     assert aggregate(runs[::2])["epochs"] == 150
     table = build_table([aggregate(runs)], STATUS, "resplit")
