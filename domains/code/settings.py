@@ -13,7 +13,7 @@ STAGE_PARTS: dict[str, tuple[str, ...]] = {
     # the pretrained_cocosoda training run: its checkpoint and fine-tune settings, and of model / train only what
     # they do not replace (so resizing the from-scratch model or its run reruns no fine-tune)
     "finetune": ("model.pretrained", "model.dropout", "model.max_query_tokens", "model.share_encoder",
-                 "train.seed", "train.weight_decay", "train.warmup_steps", "train.temperature", "train.momentum",
+                 "train.seed", "train.weight_decay", "train.warmup_steps", "train.momentum",
                  "train.queue_size", "train.inter_weight", "train.intra_weight", "augment", "finetune"),
     "evaluate": ("eval",),
     "dev": ("eval.dev_pairs", "eval.batch_size"),

@@ -17,9 +17,10 @@ import torch
 from domains.code.cocosoda.evaluate import evaluate
 from domains.code.cocosoda.model import (MeanPoolEncoder, encode_texts, load_encoders, load_pretrained,
                                          pretrained_dir)
-from domains.code.cocosoda.train import train
+from domains.code.cocosoda.train import finetune_hparams, train
 from domains.code.data.benchmark import load_benchmark
-from ssl_core.config import deep_merge
+from domains.code.settings import STAGE_PARTS
+from ssl_core.config import deep_merge, resolve_section
 from ssl_core.errors import InputError
 from ssl_core.pretrained import minilm_path
 
@@ -80,7 +81,7 @@ def test_architecture_the_encoder_cannot_load_is_one_error_naming_it(tmp_path, t
 def test_finetune_trains_top_layers_and_evaluates_zero_shot_and_tuned(tiny, tiny_checkpoint, tmp_path):
     d, hp = tiny
     ft = {"trainable_layers": 1, "max_code_tokens": 24, "batch_size": 8, "epochs": 1, "steps_per_epoch": 3,
-          "lr": 0.01}
+          "lr": 0.01, "temperature": 0.05}
     hp = deep_merge(hp, {"model": {"pretrained": str(tiny_checkpoint)}, "finetune": {"cpu": ft, "gpu": ft}})
     run = train(d / "corpus", None, "pretrained_cocosoda", hp, tmp_path / "ft", threads=1, progress=False)
     assert run["trainable_layers"] == 1 and run["max_code_tokens"] == 24 and run["pretrained"] == str(tiny_checkpoint)
@@ -96,6 +97,15 @@ def test_finetune_trains_top_layers_and_evaluates_zero_shot_and_tuned(tiny, tiny
                                "pretrained_cocosoda": tmp_path / "ft/encoder.pt"}, hp)
     assert {"bm25", "bm25_split", "pretrained", "pretrained_cocosoda"} <= set(m["rows"])
     assert m["paired"]["pretrained_cocosoda"]["vs"] == "pretrained"
+
+
+def test_finetune_has_its_own_temperature_and_the_scratch_one_does_not_reach_it():
+    hp = resolve_section(("code",), None, json.dumps({"train": {"temperature": 0.3},
+                                                      "finetune": {"cpu": {"temperature": 0.07}}}),
+                         parts=STAGE_PARTS["finetune"])
+    assert "temperature" not in hp["train"]  # editing the from-scratch temperature reruns no fine-tune
+    merged, _ = finetune_hparams(hp, gpu=False)
+    assert merged["train"]["temperature"] == 0.07
 
 
 def test_finetune_without_pretrained_is_a_config_error(tiny, tmp_path):
