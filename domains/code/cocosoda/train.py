@@ -17,7 +17,8 @@ with the BPE vocabulary (``--tokenizer``). ``pretrained_cocosoda`` is all of CoC
 ``model.pretrained`` names (``minilm`` or a local BERT directory) with the checkpoint's own tokenizer, soft
 augmentation over its WordPiece tokens (``[MASK]`` is its mask token), and the settings of ``finetune.cpu``, or of
 ``finetune.gpu`` when the job trains on a GPU (:func:`finetune_hparams`): the top ``trainable_layers`` layers
-trained (the embeddings and lower layers frozen), its code window, batch, length and learning rate.
+trained (the embeddings and lower layers frozen), its code window, batch, length, learning rate and InfoNCE
+temperature (its own; ``train.temperature`` is the from-scratch runs').
 
 Training runs in :func:`ssl_core.training.fit` (one process: the queues are per process, so no DDP): a GPU when
 the job has one (``compute`` section), checkpoints at epoch boundaries in ``checkpoints/`` holding the RNG states
